@@ -1,0 +1,17 @@
+# to: build settings, override on the command line (make PREFIX=/usr CC=clang)
+VERSION = 0.1.0
+
+PREFIX    = /usr/local
+MANPREFIX = $(PREFIX)/share/man
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WFLAGS   = -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter
+CPPFLAGS = -D_GNU_SOURCE -DTO_VERSION=\"$(VERSION)\" -Ilib
+LDLIBS   = -lbsd -lz
+
+# make asan: the unit tests with sanitizers, in build/asan
+ASANFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+            -fno-sanitize-recover=all
+
+AR ?= ar

@@ -1,0 +1,301 @@
+/*
+ * group.c: the public interface of to.h: one group member, a transport
+ * and a stack, driven by the caller's poll loop.
+ *
+ * Flow control: a member may have at most window own messages cast but
+ * not yet delivered back to it, and the NAK layer's backlog (messages some
+ * member has not acknowledged) must be under the window too, so a slow
+ * member slows the senders instead of growing anyone's memory.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <bsd/stdlib.h>
+
+#include "layer.h"
+
+#define GROUP_RECV_BATCH	256	/* datagrams per to_process() */
+#define GROUP_DGRAM_MAX		65536
+
+struct to_group {
+	struct to_config cfg;
+	struct to_callbacks cb;
+	struct transport *tr;
+	struct stack	*stack;
+	uint64_t	 self;
+	struct to_view	 view;		/* members allocated */
+	uint64_t	 own_cast, own_delivered;
+	int		 left;
+	unsigned char	*dgram;		/* receive scratch */
+};
+
+static const char *const protocol_names[] = { "dynseq", NULL };
+
+uint64_t
+to_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+const char *const *
+to_protocols(void)
+{
+	return protocol_names;
+}
+
+const char *
+to_protocol_about(const char *name)
+{
+	const struct layer_ops *ops = layer_lookup(name);
+
+	return ops ? ops->about : NULL;
+}
+
+static void
+group_deliver(void *arg, struct to_msg *m)
+{
+	struct to_group	*g = arg;
+	struct to_delivery d;
+
+	d.view_id = m->meta.view_id;
+	d.sender = m->meta.src;
+	d.sender_seq = m->meta.sender_seq;
+	d.global_seq = m->meta.global_seq;
+	d.data = msg_data(m);
+	d.len = msg_len(m);
+	if (d.sender == g->self)
+		g->own_delivered++;
+	stack_stats(g->stack)->delivered++;
+	if (g->cb.deliver != NULL)
+		g->cb.deliver(g->cb.arg, &d);
+	msg_free(m);
+}
+
+static void
+group_view(struct to_group *g, const struct to_view *v)
+{
+	uint64_t	*members;
+
+	if ((members = reallocarray(NULL, v->n, sizeof(*members))) == NULL)
+		return;
+	memcpy(members, v->members, v->n * sizeof(*members));
+	free(g->view.members);
+	g->view = *v;
+	g->view.members = members;
+	g->view.self = g->self;
+	if (g->cb.view != NULL)
+		g->cb.view(g->cb.arg, &g->view);
+}
+
+static void
+group_event(void *arg, struct event *e)
+{
+	struct to_group	*g = arg;
+
+	if (e->type == EV_VIEW && e->view != NULL)
+		group_view(g, e->view);
+	else if (e->type == EV_EXIT)
+		g->left = 1;
+}
+
+static int
+group_valid_name(const char *name)
+{
+	size_t		 i, n;
+
+	if (name == NULL || (n = strlen(name)) == 0 || n >= TO_GROUP_MAX ||
+	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (strchr("abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", name[i]) ==
+		    NULL)
+			return 0;
+	return 1;
+}
+
+struct to_group *
+to_open(const struct to_config *cfg, const struct to_callbacks *cb)
+{
+	struct to_group	*g;
+	struct stack_app app;
+	int		 saved;
+
+	if (!group_valid_name(cfg->group)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return NULL;
+	g->cfg = *cfg;
+	if (g->cfg.max_msg == 0)
+		g->cfg.max_msg = TO_MAX_MSG_DEFAULT;
+	if (g->cfg.window == 0)
+		g->cfg.window = TO_WINDOW_DEFAULT;
+	if (cb != NULL)
+		g->cb = *cb;
+	while ((g->self = (uint64_t)arc4random() << 32 | arc4random()) == 0)
+		;
+	app.deliver = group_deliver;
+	app.event = group_event;
+	app.arg = g;
+	if ((g->dgram = malloc(GROUP_DGRAM_MAX)) == NULL ||
+	    (g->tr = transport_open(&g->cfg, g->self)) == NULL ||
+	    (g->stack = stack_new(&g->cfg, g->tr, g->self, &app,
+	    to_now())) == NULL) {
+		saved = errno;
+		to_close(g);
+		errno = saved;
+		return NULL;
+	}
+	return g;
+}
+
+void
+to_close(struct to_group *g)
+{
+	if (g == NULL)
+		return;
+	stack_free(g->stack);
+	if (g->tr != NULL)
+		transport_close(g->tr);
+	free(g->view.members);
+	free(g->dgram);
+	free(g);
+}
+
+int
+to_pollfds(struct to_group *g, struct pollfd *pfd, int max)
+{
+	int	 fds[8], n, i;
+
+	n = g->tr->ops->fds(g->tr, fds, 8);
+	for (i = 0; i < n && i < max; i++) {
+		pfd[i].fd = fds[i];
+		pfd[i].events = POLLIN;
+		pfd[i].revents = 0;
+	}
+	return n;
+}
+
+uint64_t
+to_next_wake(struct to_group *g)
+{
+	return stack_next_wake(g->stack);
+}
+
+int
+to_process(struct to_group *g)
+{
+	struct to_msg	*m;
+	ssize_t		 n;
+	int		 i;
+
+	stack_set_now(g->stack, to_now());
+	for (i = 0; i < GROUP_RECV_BATCH; i++) {
+		n = g->tr->ops->recv(g->tr, g->dgram, GROUP_DGRAM_MAX);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == EINTR)
+				break;
+			return -1;
+		}
+		if ((m = msg_new(0, (size_t)n)) == NULL)
+			return -1;
+		memcpy(msg_data(m), g->dgram, (size_t)n);
+		stack_input(g->stack, m);
+	}
+	stack_set_now(g->stack, to_now());
+	stack_run_timers(g->stack);
+	return 0;
+}
+
+static size_t
+group_backlog(struct to_group *g)
+{
+	struct event	 e = { .type = EV_BACKLOG };
+
+	stack_ctl(g->stack, &e);
+	return e.backlog;
+}
+
+int
+to_can_cast(struct to_group *g)
+{
+	return g->view.n > 0 && !g->left &&
+	    g->own_cast - g->own_delivered < g->cfg.window &&
+	    group_backlog(g) < g->cfg.window;
+}
+
+int
+to_cast(struct to_group *g, const void *data, size_t len)
+{
+	struct to_msg	*m;
+
+	if (len > g->cfg.max_msg) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	if (!to_can_cast(g)) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if ((m = msg_from(data, len)) == NULL)
+		return -1;
+	stack_set_now(g->stack, to_now());
+	if (stack_cast(g->stack, m) == -1)
+		return -1;
+	g->own_cast++;
+	stack_stats(g->stack)->casts++;
+	return 0;
+}
+
+int
+to_all_stable(struct to_group *g)
+{
+	struct event	 e = { .type = EV_STABLE };
+
+	if (g->own_cast != g->own_delivered)
+		return 0;
+	stack_ctl(g->stack, &e);
+	return e.stable;
+}
+
+int
+to_leave(struct to_group *g)
+{
+	struct event	 e = { .type = EV_LEAVE };
+
+	stack_set_now(g->stack, to_now());
+	stack_ctl(g->stack, &e);
+	return 0;
+}
+
+int
+to_left(struct to_group *g)
+{
+	return g->left;
+}
+
+const struct to_view *
+to_current_view(struct to_group *g)
+{
+	return &g->view;
+}
+
+const struct to_stats *
+to_stats(struct to_group *g)
+{
+	return stack_stats(g->stack);
+}
+
+uint64_t
+to_self(struct to_group *g)
+{
+	return g->self;
+}

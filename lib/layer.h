@@ -1,0 +1,198 @@
+/*
+ * layer.h: the Horus-style uniform layer interface, the stack that composes
+ * layers from a spec such as "dynseq:mbrship:frag:nak:com", and the
+ * transport interface under the COM layer.
+ *
+ * Every layer has the same five entry points: down (a message from above),
+ * up (a message from below), ctl_down and ctl_up (events), and timer.  A
+ * layer hands things on with layer_down()/layer_up()/layer_ctl_*(); the
+ * stack routes them to the neighbour, to the transport under the bottom
+ * layer, or to the application over the top one.
+ *
+ * Layers are pure with respect to the outside world: they read time with
+ * layer_now(), arm their single timer with layer_wake(), draw randomness
+ * from layer_random(), and never make system calls (only com.c reaches the
+ * transport).  An in-memory transport and a fake clock therefore drive
+ * whole groups deterministically (test/unit/sim.c).
+ *
+ * Ownership: down() and up() take the message and must pass it on or free
+ * it, also when they fail.  Events are borrowed: the caller owns them.
+ */
+#ifndef TO_LAYER_H
+#define TO_LAYER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "msg.h"
+#include "to.h"
+
+struct layer;
+struct stack;
+
+enum ev_type {
+	/* down: membership of the new view, for the layers below MBRSHIP,
+	 * with ev->cut giving where each member's broadcast stream starts.
+	 * up: the view is installed (all of the old view delivered); the
+	 * order layer writes its state for the new view into view_state
+	 * (the coordinator sends it to joiners), or takes it from there
+	 * when adopt_state is set. */
+	EV_VIEW = 1,
+	/* up: a view change began; stop sending ordered messages, send what
+	 * is buffered as unordered, wait for EV_VIEW. */
+	EV_FLUSH,
+	/* down, answered in place: NAK fills ev->cut with, for each member
+	 * whose broadcast stream it follows, the highest sequence number it
+	 * holds contiguously (its own: the highest it sent). */
+	EV_RECV_VECTOR,
+	/* down: NAK must obtain every broadcast message up to ev->cut, asking
+	 * ev->cut.e[i].from for repairs; it answers with EV_CUT_DONE up. */
+	EV_CUT,
+	EV_CUT_DONE,
+	/* down, answered in place: NAK fills ev->backlog, the largest number
+	 * of messages it holds that some view member has not acknowledged. */
+	EV_BACKLOG,
+	/* down, answered in place: ev->stable is 1 when every member of the
+	 * view acknowledged everything this member sent and received. */
+	EV_STABLE,
+	/* down from the application: leave the group gracefully. */
+	EV_LEAVE,
+	/* up: this member is out of the group (left, or was excluded). */
+	EV_EXIT,
+};
+
+struct cut_entry {
+	uint64_t	 member;	/* whose broadcast stream */
+	uint64_t	 seq;		/* highest sequence number */
+	uint64_t	 from;		/* who to ask for repairs (EV_CUT) */
+};
+
+struct cut {
+	size_t		 n;
+	struct cut_entry *e;		/* allocated by the filler, freed by the owner */
+};
+
+struct event {
+	enum ev_type	 type;
+	const struct to_view *view;	/* EV_VIEW */
+	struct cut	 cut;		/* EV_RECV_VECTOR, EV_CUT */
+	size_t		 backlog;	/* EV_BACKLOG */
+	int		 stable;	/* EV_STABLE */
+	unsigned char	 view_state[32];/* EV_VIEW: the coordinator's order state */
+	size_t		 view_state_len;
+	int		 adopt_state;	/* EV_VIEW up: take view_state as ours */
+	uint64_t	 prev_view_id;	/* EV_VIEW up: the view this one follows */
+};
+
+struct layer_ops {
+	const char	*name;
+	const char	*about;		/* one line, for -p list */
+	size_t		 hdr_len;	/* most bytes it pushes: for headroom */
+	int		(*init)(struct layer *);	/* -1 with errno */
+	void		(*fini)(struct layer *);
+	int		(*down)(struct layer *, struct to_msg *);
+	void		(*up)(struct layer *, struct to_msg *);
+	void		(*ctl_down)(struct layer *, struct event *);
+	void		(*ctl_up)(struct layer *, struct event *);
+	void		(*timer)(struct layer *);
+};
+
+struct layer {
+	const struct layer_ops *ops;
+	struct stack	*stack;
+	struct layer	*above, *below;	/* NULL at the top and the bottom */
+	void		*state;		/* the layer's own */
+	uint64_t	 wake;		/* absolute ns, 0 for none */
+};
+
+/*
+ * Hand on to the neighbour.  Every op must be set; a layer that does not
+ * care about something uses these four as its op, which passes it through.
+ */
+int		 layer_down(struct layer *, struct to_msg *);
+void		 layer_up(struct layer *, struct to_msg *);
+void		 layer_ctl_down(struct layer *, struct event *);
+void		 layer_ctl_up(struct layer *, struct event *);
+
+uint64_t	 layer_now(const struct layer *);
+/* Arm the layer's timer for absolute time t (0 disarms). */
+void		 layer_wake(struct layer *, uint64_t t);
+/* Arm it for t unless it is already armed earlier. */
+void		 layer_wake_by(struct layer *, uint64_t t);
+uint64_t	 layer_self(const struct layer *);
+uint64_t	 layer_random(struct layer *);
+const struct to_config *layer_config(const struct layer *);
+struct to_stats	*layer_stats(struct layer *);
+struct transport *layer_transport(struct layer *);
+
+/* Every known layer; stack specs name them. */
+const struct layer_ops *layer_lookup(const char *name);
+extern const struct layer_ops *const layer_table[];
+
+/* --- transports ------------------------------------------------------ */
+
+struct transport;
+
+struct transport_ops {
+	const char	*scheme;	/* "local", "udp", "mem" */
+	/* Open for member self; spec is the part after "scheme://" or "". */
+	int	(*open)(struct transport *, const char *spec);
+	void	(*close)(struct transport *);
+	/* Send one datagram to member dst, or to every member if dst is 0.
+	 * 0 on success or a transient drop, -1 with errno on a hard error. */
+	int	(*send)(struct transport *, uint64_t dst,
+		    const struct iovec *, int iovcnt);
+	/* Receive one datagram into buf: its length, or -1 (EAGAIN if none). */
+	ssize_t	(*recv)(struct transport *, void *buf, size_t len);
+	/* The datagram recv() returned last was valid and came from member
+	 * src: remember where src is, for sends to it.  May be NULL. */
+	void	(*learn)(struct transport *, uint64_t src);
+	/* Member src left or failed: forget it.  May be NULL. */
+	void	(*forget)(struct transport *, uint64_t src);
+	/* The descriptors to poll for input; returns how many. */
+	int	(*fds)(struct transport *, int *fds, int max);
+};
+
+struct transport {
+	const struct transport_ops *ops;
+	const struct to_config *cfg;
+	uint64_t	 self;		/* member id */
+	size_t		 mtu;		/* largest datagram it carries */
+	void		*state;
+};
+
+/* Find the transport for cfg->transport and open it; NULL with errno. */
+struct transport *transport_open(const struct to_config *, uint64_t self);
+void		 transport_close(struct transport *);
+
+extern const struct transport_ops transport_local, transport_udp,
+    transport_mem;
+
+/* --- the stack ------------------------------------------------------- */
+
+struct stack_app {
+	void	(*deliver)(void *arg, struct to_msg *);	/* takes the message */
+	void	(*event)(void *arg, struct event *);
+	void	*arg;
+};
+
+/* Build a stack over tr from cfg (spec or protocol), its clock starting
+ * at now; NULL with errno. */
+struct stack	*stack_new(const struct to_config *, struct transport *,
+		    uint64_t self, const struct stack_app *, uint64_t now);
+void		 stack_free(struct stack *);
+/* The clock every layer reads; the caller sets it before driving. */
+void		 stack_set_now(struct stack *, uint64_t now);
+uint64_t	 stack_next_wake(const struct stack *);
+void		 stack_run_timers(struct stack *);
+/* One datagram from the transport, into the bottom layer. */
+void		 stack_input(struct stack *, struct to_msg *);
+int		 stack_cast(struct stack *, struct to_msg *);
+void		 stack_ctl(struct stack *, struct event *);
+struct to_stats	*stack_stats(struct stack *);
+uint64_t	 stack_self(const struct stack *);
+/* Parse a spec into names; -1 (EINVAL) on an empty or unknown layer. */
+int		 stack_parse(const char *spec, char ***names, int *n);
+
+#endif /* TO_LAYER_H */

@@ -1,0 +1,1075 @@
+/*
+ * mbrship.c: the MBRSHIP layer: members find each other, agree on views,
+ * and change views with the flush protocol (paper section 2; Horus's
+ * virtually synchronous layer).
+ *
+ * Guarantees to the layer above:
+ *  - views are installed in increasing id order; members[0] (rank 0) is
+ *    the member of the oldest standing; the coordinator is rank 0;
+ *  - between two consecutive views, the members that install both deliver
+ *    the same set of messages (the flush), and no message sent in one view
+ *    is delivered in another (data carries its view id; early arrivals wait);
+ *  - EV_FLUSH goes up before a view change; the layer above stops sending
+ *    ordered messages and may send what it buffered (as unordered) during
+ *    that call only;
+ *  - a joiner's stream starts at its first view.
+ *
+ * The view change, run by the coordinator (rank 0 of the current view, or
+ * the senior of two views that merge, or a leaving rank 0 for its
+ * successors):
+ *  1. FLUSH(new id, members) to every member of the new view;
+ *  2. each answers FLUSH_OK(new id, previous view, receive vector) after
+ *     EV_FLUSH up; from then on it sends no data;
+ *  3. the coordinator takes, per stream, the highest sequence any member
+ *     holds (the cut) and who holds it, obtains the cut itself (EV_CUT),
+ *     installs the view and sends VIEW(id, members, cut, order state);
+ *  4. each member obtains the cut of its previous view's streams, installs
+ *     and answers VIEW_ACK.
+ * Control messages are unreliable (MSG_UNRELIABLE) and retried on timers.
+ *
+ * Deviations: Horus ran failure detection here too; that comes with the
+ * membership-under-failure work (the seams are mb_exclude and the retry
+ * timers).  Joins are batched for MB_CHANGE_DELAY.
+ *
+ * Header (byte 0 is the type; all integers big-endian):
+ *	DATA	 type u64:view						9 bytes
+ *	JOIN	 type
+ *	HELLO	 type u64:view u32:n n*u64:member
+ *	FLUSH	 type u64:new-view u32:n n*u64:member
+ *	FLUSH_OK type u64:new-view u64:prev-view u32:k k*(u64:member u64:seq)
+ *	VIEW	 type u64:view u64:coord-prev-view u32:n n*u64:member
+ *		 u32:k k*(u64:member u64:seq u64:from) u8:len len*state
+ *	VIEW_ACK type u64:view
+ *	LEAVE, LEAVE_OK  type
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bsd/stdlib.h>
+
+#include "layer.h"
+#include "wire.h"
+
+#define MS			1000000ULL
+#define MB_JOIN_INTERVAL	(50 * MS)
+#define MB_DISCOVERY		(300 * MS)	/* plus up to 200 ms jitter */
+#define MB_HELLO_INTERVAL	(100 * MS)
+#define MB_CHANGE_DELAY		(20 * MS)
+#define MB_RETRY		(50 * MS)
+#define MB_MAX_MEMBERS		64	/* fits a VIEW in one datagram */
+#define MB_MAX_FUTURE		65536	/* data held for a view not yet ours */
+
+enum mb_type {
+	MB_DATA = 1, MB_JOIN, MB_HELLO, MB_FLUSH, MB_FLUSH_OK, MB_VIEW,
+	MB_VIEW_ACK, MB_LEAVE, MB_LEAVE_OK,
+};
+
+enum mb_state {
+	MB_JOINING,	/* looking for a group */
+	MB_NORMAL,
+	MB_FLUSHING,	/* sent FLUSH_OK, waiting for VIEW */
+	MB_CUTTING,	/* have VIEW (or, as coordinator, all FLUSH_OKs) */
+	MB_LEFT,
+};
+
+/* A set of member ids in rank order. */
+struct mb_set {
+	uint32_t	 n;
+	uint64_t	 m[MB_MAX_MEMBERS];
+};
+
+/* The coordinator's side of a view change. */
+struct mb_change {
+	int		 active;
+	uint64_t	 id;
+	struct mb_set	 members;
+	int		 ok[MB_MAX_MEMBERS];	/* FLUSH_OK (then VIEW_ACK) */
+	struct cut	 cut;			/* running maximum */
+	int		 announced;		/* VIEW sent */
+	unsigned char	 state[32];
+	size_t		 statelen;
+};
+
+struct mbrship {
+	enum mb_state	 state;
+	struct mb_set	 view;
+	uint64_t	 view_id;
+	uint64_t	 discover_at, next_join, next_hello, next_retry;
+	uint64_t	 change_at;	/* coordinator: start a change then */
+	struct mb_set	 joiners;	/* coordinator: waiting to join */
+	struct mb_set	 leavers;	/* coordinator: asked to leave */
+	struct mb_change ch;
+	/* our part in the change under way */
+	uint64_t	 flush_id, flush_coord;
+	struct mb_set	 next;		/* the view being installed */
+	struct cut	 next_cut;
+	unsigned char	 next_state[32];
+	size_t		 next_statelen;
+	int		 next_adopt;
+	int		 in_flush_upcall;
+	int		 leaving;
+	uint64_t	 merge_id;	/* highest view id of views merging in */
+	/* data that arrived for a view we have not installed yet */
+	struct to_msg	**future;
+	size_t		 nfuture;
+	uint64_t	 future_view;
+};
+
+static void	mb_rearm(struct layer *);
+static void	mb_install(struct layer *);
+static void	mb_on_flush_ok(struct layer *, uint64_t, struct wire_rd *);
+
+static int
+set_has(const struct mb_set *s, uint64_t id)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->m[i] == id)
+			return 1;
+	return 0;
+}
+
+static int
+set_add(struct mb_set *s, uint64_t id)
+{
+	if (set_has(s, id))
+		return 0;
+	if (s->n == MB_MAX_MEMBERS)
+		return -1;
+	s->m[s->n++] = id;
+	return 0;
+}
+
+/* Keep in s only the members that are also in v. */
+static void
+mb_keep_members(struct mb_set *s, const struct mb_set *v)
+{
+	uint32_t	 i, n = 0;
+
+	for (i = 0; i < s->n; i++)
+		if (set_has(v, s->m[i]))
+			s->m[n++] = s->m[i];
+	s->n = n;
+}
+
+static int
+set_index(const struct mb_set *s, uint64_t id)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->m[i] == id)
+			return (int)i;
+	return -1;
+}
+
+static uint64_t
+mb_coord(const struct mbrship *mb)
+{
+	return mb->view.n > 0 ? mb->view.m[0] : 0;
+}
+
+static int
+mb_is_coord(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+
+	return mb->state != MB_JOINING && mb->state != MB_LEFT &&
+	    mb_coord(mb) == layer_self(l);
+}
+
+/* --- sending control messages ---------------------------------------- */
+
+static struct to_msg *
+mb_msg(size_t len, struct wire_wr *w)
+{
+	struct to_msg	*m;
+
+	if ((m = msg_new(MSG_HEADROOM, len)) == NULL)
+		return NULL;
+	w->p = msg_data(m);
+	w->left = len;
+	w->err = 0;
+	return m;
+}
+
+static void
+mb_send(struct layer *l, struct to_msg *m, struct wire_wr *w, uint64_t dst)
+{
+	if (m == NULL)
+		return;
+	if (w->err) {
+		msg_free(m);
+		return;
+	}
+	msg_trim(m, msg_len(m) - w->left);
+	m->meta.dst = dst;
+	m->meta.flags = MSG_UNRELIABLE;
+	(void)layer_down(l, m);
+}
+
+static void
+put_set(struct wire_wr *w, const struct mb_set *s)
+{
+	uint32_t	 i;
+
+	wire_put32(w, s->n);
+	for (i = 0; i < s->n; i++)
+		wire_put64(w, s->m[i]);
+}
+
+static int
+get_set(struct wire_rd *r, struct mb_set *s)
+{
+	uint32_t	 i, n = wire_u32(r);
+
+	if (n > MB_MAX_MEMBERS || n == 0)
+		return -1;
+	s->n = n;
+	for (i = 0; i < n; i++)
+		s->m[i] = wire_u64(r);
+	return r->err ? -1 : 0;
+}
+
+static void
+mb_send_simple(struct layer *l, enum mb_type t, uint64_t dst)
+{
+	struct wire_wr	 w;
+	struct to_msg	*m = mb_msg(1, &w);
+
+	wire_put8(&w, t);
+	mb_send(l, m, &w, dst);
+}
+
+static void
+mb_send_setmsg(struct layer *l, enum mb_type t, uint64_t id,
+    const struct mb_set *s, uint64_t dst)
+{
+	struct wire_wr	 w;
+	struct to_msg	*m = mb_msg(13 + 8 * s->n, &w);
+
+	wire_put8(&w, t);
+	wire_put64(&w, id);
+	put_set(&w, s);
+	mb_send(l, m, &w, dst);
+}
+
+static void
+mb_send_flush_ok(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+	struct event	 e = { .type = EV_RECV_VECTOR };
+	struct wire_wr	 w;
+	struct to_msg	*m;
+	size_t		 i;
+	int		 have_self = 0;
+
+	if (mb->state != MB_JOINING)
+		layer_ctl_down(l, &e);
+	m = mb_msg(21 + 16 * (e.cut.n + 1), &w);
+	wire_put8(&w, MB_FLUSH_OK);
+	wire_put64(&w, mb->flush_id);
+	wire_put64(&w, mb->state == MB_JOINING ? 0 : mb->view_id);
+	for (i = 0; i < e.cut.n; i++)
+		have_self |= e.cut.e[i].member == layer_self(l);
+	wire_put32(&w, (uint32_t)e.cut.n + !have_self);
+	for (i = 0; i < e.cut.n; i++) {
+		wire_put64(&w, e.cut.e[i].member);
+		wire_put64(&w, e.cut.e[i].seq);
+	}
+	if (!have_self) {
+		wire_put64(&w, layer_self(l));
+		wire_put64(&w, 0);
+	}
+	free(e.cut.e);
+	if (mb->flush_coord == layer_self(l) && m != NULL && !w.err) {
+		struct wire_rd	 r = { msg_data(m) + 1,
+				    msg_len(m) - w.left - 1, 0 };
+
+		mb_on_flush_ok(l, layer_self(l), &r);
+		msg_free(m);
+		return;
+	}
+	mb_send(l, m, &w, mb->flush_coord);
+}
+
+static void
+mb_send_view(struct layer *l, uint64_t dst)
+{
+	struct mbrship	*mb = l->state;
+	struct mb_change *ch = &mb->ch;
+	struct wire_wr	 w;
+	struct to_msg	*m;
+	size_t		 i;
+
+	m = mb_msg(30 + 8 * ch->members.n + 24 * ch->cut.n + ch->statelen, &w);
+	wire_put8(&w, MB_VIEW);
+	wire_put64(&w, ch->id);
+	wire_put64(&w, mb->view_id);
+	put_set(&w, &ch->members);
+	wire_put32(&w, (uint32_t)ch->cut.n);
+	for (i = 0; i < ch->cut.n; i++) {
+		wire_put64(&w, ch->cut.e[i].member);
+		wire_put64(&w, ch->cut.e[i].seq);
+		wire_put64(&w, ch->cut.e[i].from);
+	}
+	wire_put8(&w, (uint8_t)ch->statelen);
+	wire_putmem(&w, ch->state, ch->statelen);
+	mb_send(l, m, &w, dst);
+}
+
+/* --- the coordinator's side ------------------------------------------ */
+
+/* Schedule a view change soon, batching whatever else comes meanwhile. */
+static void
+mb_want_change(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+
+	if (mb->change_at == 0)
+		mb->change_at = layer_now(l) + MB_CHANGE_DELAY;
+	mb_rearm(l);
+}
+
+static void
+mb_flush_start(struct layer *l, uint64_t id, uint64_t coord);
+
+static void
+mb_change_start(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+	struct mb_change *ch = &mb->ch;
+	uint32_t	 i;
+
+	mb->change_at = 0;
+	memset(ch, 0, sizeof(*ch));
+	ch->active = 1;
+	ch->id = (mb->merge_id > mb->view_id ? mb->merge_id : mb->view_id) + 1;
+	mb->merge_id = 0;
+	for (i = 0; i < mb->view.n; i++)
+		if (!set_has(&mb->leavers, mb->view.m[i]))
+			set_add(&ch->members, mb->view.m[i]);
+	for (i = 0; i < mb->joiners.n; i++)
+		set_add(&ch->members, mb->joiners.m[i]);
+	mb->joiners.n = 0;
+	if (ch->members.n == 0) {
+		/* the last member leaves: nobody to hand over to */
+		ch->active = 0;
+		mb->state = MB_LEFT;
+		struct event	 e = { .type = EV_EXIT };
+		layer_ctl_up(l, &e);
+		return;
+	}
+	for (i = 0; i < ch->members.n; i++)
+		if (ch->members.m[i] != layer_self(l))
+			mb_send_setmsg(l, MB_FLUSH, ch->id, &ch->members,
+			    ch->members.m[i]);
+	mb->next_retry = layer_now(l) + MB_RETRY;
+	if (set_has(&ch->members, layer_self(l)))
+		mb_flush_start(l, ch->id, layer_self(l));
+	else {
+		/* a leaving coordinator flushes for its successors */
+		struct event	 e = { .type = EV_FLUSH };
+
+		mb->in_flush_upcall = 1;
+		layer_ctl_up(l, &e);
+		mb->in_flush_upcall = 0;
+		mb->flush_id = ch->id;
+		mb->flush_coord = layer_self(l);
+		mb->state = MB_FLUSHING;
+		mb_send_flush_ok(l);
+	}
+	mb_rearm(l);
+}
+
+/* EV_CUT for the streams of our own previous view only. */
+static void
+mb_cut_down(struct layer *l, struct event *e)
+{
+	struct mbrship	*mb = l->state;
+	size_t		 i;
+
+	e->cut.n = 0;
+	e->cut.e = reallocarray(NULL, mb->next_cut.n + 1,
+	    sizeof(struct cut_entry));
+	if (e->cut.e == NULL)
+		return;
+	for (i = 0; i < mb->next_cut.n; i++)
+		if (set_has(&mb->view, mb->next_cut.e[i].member))
+			e->cut.e[e->cut.n++] = mb->next_cut.e[i];
+	layer_ctl_down(l, e);
+	free(e->cut.e);
+}
+
+static void
+cut_merge(struct cut *c, uint64_t member, uint64_t seq, uint64_t from)
+{
+	struct cut_entry *e;
+	size_t		 i;
+
+	for (i = 0; i < c->n; i++)
+		if (c->e[i].member == member) {
+			if (seq > c->e[i].seq) {
+				c->e[i].seq = seq;
+				c->e[i].from = from;
+			}
+			return;
+		}
+	e = reallocarray(c->e, c->n + 1, sizeof(*e));
+	if (e == NULL)
+		return;
+	c->e = e;
+	c->e[c->n].member = member;
+	c->e[c->n].seq = seq;
+	c->e[c->n].from = from;
+	c->n++;
+}
+
+/* All members flushed: obtain the cut ourselves, then announce. */
+static void
+mb_change_cut(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+	struct event	 e = { .type = EV_CUT };
+
+	mb->state = MB_CUTTING;
+	free(mb->next_cut.e);
+	mb->next_cut.n = mb->ch.cut.n;
+	mb->next_cut.e = reallocarray(NULL, mb->ch.cut.n + 1,
+	    sizeof(struct cut_entry));
+	if (mb->next_cut.e != NULL)
+		memcpy(mb->next_cut.e, mb->ch.cut.e,
+		    mb->ch.cut.n * sizeof(struct cut_entry));
+	mb->next = mb->ch.members;
+	mb->next_adopt = 0;
+	mb->next_statelen = 0;
+	mb_cut_down(l, &e);
+}
+
+static void
+mb_on_flush_ok(struct layer *l, uint64_t src, struct wire_rd *r)
+{
+	struct mbrship	*mb = l->state;
+	struct mb_change *ch = &mb->ch;
+	uint64_t	 id, member, seq;
+	uint32_t	 k, i;
+	int		 idx;
+
+	id = wire_u64(r);
+	(void)wire_u64(r);		/* previous view: for diagnostics */
+	k = wire_u32(r);
+	if (r->err || !ch->active || id != ch->id ||
+	    (idx = set_index(&ch->members, src)) == -1 || ch->ok[idx] ||
+	    k > 4 * MB_MAX_MEMBERS)
+		return;
+	for (i = 0; i < k; i++) {
+		member = wire_u64(r);
+		seq = wire_u64(r);
+		if (r->err)
+			return;
+		cut_merge(&ch->cut, member, seq, src);
+	}
+	ch->ok[idx] = 1;
+	for (i = 0; i < ch->members.n; i++)
+		if (!ch->ok[i])
+			return;
+	if (mb->state == MB_FLUSHING && mb->flush_coord == layer_self(l))
+		mb_change_cut(l);
+}
+
+/* The coordinator holds the cut: install, then tell everyone. */
+static void
+mb_change_announce(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+	struct mb_change *ch = &mb->ch;
+	uint32_t	 i;
+	int		 staying = set_has(&ch->members, layer_self(l));
+
+	memset(ch->ok, 0, sizeof(ch->ok));
+	ch->announced = 1;
+	if (staying) {
+		mb_install(l);
+		ch->statelen = mb->next_statelen;
+		memcpy(ch->state, mb->next_state, ch->statelen);
+		ch->ok[set_index(&ch->members, layer_self(l))] = 1;
+	} else {
+		/* leaving: let the order layer finish the old view */
+		struct event	 e = { .type = EV_VIEW };
+		struct to_view	 v = { ch->id, ch->members.n, ch->members.m,
+				    layer_self(l) };
+
+		e.view = &v;
+		e.prev_view_id = mb->view_id;
+		layer_ctl_up(l, &e);
+		ch->statelen = e.view_state_len;
+		memcpy(ch->state, e.view_state, ch->statelen);
+	}
+	for (i = 0; i < ch->members.n; i++)
+		if (ch->members.m[i] != layer_self(l))
+			mb_send_view(l, ch->members.m[i]);
+	mb->next_retry = layer_now(l) + MB_RETRY;
+	mb_rearm(l);
+}
+
+static void
+mb_on_view_ack(struct layer *l, uint64_t src, struct wire_rd *r)
+{
+	struct mbrship	*mb = l->state;
+	struct mb_change *ch = &mb->ch;
+	uint64_t	 id = wire_u64(r);
+	uint32_t	 i;
+	int		 idx;
+
+	if (r->err || !ch->active || !ch->announced || id != ch->id ||
+	    (idx = set_index(&ch->members, src)) == -1)
+		return;
+	ch->ok[idx] = 1;
+	for (i = 0; i < ch->members.n; i++)
+		if (!ch->ok[i])
+			return;
+	ch->active = 0;
+	free(ch->cut.e);
+	ch->cut.e = NULL;
+	ch->cut.n = 0;
+	if (mb->leaving && !set_has(&ch->members, layer_self(l))) {
+		struct event	 e = { .type = EV_EXIT };
+
+		mb->state = MB_LEFT;
+		layer_ctl_up(l, &e);
+	} else if (mb->joiners.n > 0 || mb->leavers.n > 0)
+		mb_want_change(l);
+}
+
+static void
+mb_on_join(struct layer *l, uint64_t src)
+{
+	struct mbrship	*mb = l->state;
+
+	if (!mb_is_coord(l) || set_has(&mb->view, src) ||
+	    (mb->ch.active && set_has(&mb->ch.members, src)))
+		return;
+	if (set_add(&mb->joiners, src) == 0)
+		mb_want_change(l);
+}
+
+static void
+mb_on_leave(struct layer *l, uint64_t src)
+{
+	struct mbrship	*mb = l->state;
+
+	if (!mb_is_coord(l) || !set_has(&mb->view, src))
+		return;
+	mb_send_simple(l, MB_LEAVE_OK, src);
+	if (set_add(&mb->leavers, src) == 0 && !mb->ch.active)
+		mb_want_change(l);
+}
+
+/*
+ * Another coordinator's HELLO: the senior view (more members, then the
+ * smaller coordinator id) absorbs the junior one.
+ */
+static void
+mb_on_hello(struct layer *l, uint64_t src, struct wire_rd *r)
+{
+	struct mbrship	*mb = l->state;
+	struct mb_set	 other;
+	uint64_t	 id = wire_u64(r);
+	uint32_t	 i;
+
+	if (get_set(r, &other) == -1 || !mb_is_coord(l) || mb->ch.active ||
+	    other.m[0] != src || set_has(&mb->view, src))
+		return;
+	if (other.n > mb->view.n ||
+	    (other.n == mb->view.n && src < layer_self(l)))
+		return;		/* we are the junior: wait for its FLUSH */
+	for (i = 0; i < other.n; i++)
+		if (!set_has(&mb->view, other.m[i]))
+			set_add(&mb->joiners, other.m[i]);
+	if (id > mb->merge_id)
+		mb->merge_id = id;
+	mb_want_change(l);
+}
+
+/* --- every member's side --------------------------------------------- */
+
+static void
+mb_flush_start(struct layer *l, uint64_t id, uint64_t coord)
+{
+	struct mbrship	*mb = l->state;
+	struct event	 e = { .type = EV_FLUSH };
+
+	if (mb->state == MB_NORMAL) {
+		mb->in_flush_upcall = 1;
+		layer_ctl_up(l, &e);
+		mb->in_flush_upcall = 0;
+		mb->state = MB_FLUSHING;
+	}
+	/* a joiner has no old view to flush and stays MB_JOINING */
+	mb->flush_id = id;
+	mb->flush_coord = coord;
+	mb_send_flush_ok(l);
+	if (coord != layer_self(l))
+		mb->next_retry = layer_now(l) + MB_RETRY;
+	mb_rearm(l);
+}
+
+static void
+mb_on_flush(struct layer *l, uint64_t src, struct wire_rd *r)
+{
+	struct mbrship	*mb = l->state;
+	struct mb_set	 s;
+	uint64_t	 id = wire_u64(r);
+
+	if (get_set(r, &s) == -1 || !set_has(&s, layer_self(l)) ||
+	    mb->state == MB_LEFT || mb->state == MB_CUTTING)
+		return;
+	if (mb->state != MB_JOINING && id <= mb->view_id)
+		return;
+	if (mb->flush_id == id && mb->flush_coord == src) {
+		mb_send_flush_ok(l);	/* our answer was lost */
+		return;
+	}
+	if (mb->flush_id != 0 && id < mb->flush_id)
+		return;
+	mb_flush_start(l, id, src);
+}
+
+static void
+mb_on_view(struct layer *l, uint64_t src, struct wire_rd *r)
+{
+	struct mbrship	*mb = l->state;
+	struct event	 e = { .type = EV_CUT };
+	struct mb_set	 s;
+	uint64_t	 id;
+	uint32_t	 k, i;
+	struct wire_wr	 w;
+	struct to_msg	*ack;
+
+	id = wire_u64(r);
+	(void)wire_u64(r);	/* the coordinator's previous view */
+	if (get_set(r, &s) == -1 || !set_has(&s, layer_self(l)))
+		return;
+	if (id <= mb->view_id && mb->state != MB_JOINING) {
+		if (id == mb->view_id) {	/* our VIEW_ACK was lost */
+			ack = mb_msg(9, &w);
+			wire_put8(&w, MB_VIEW_ACK);
+			wire_put64(&w, id);
+			mb_send(l, ack, &w, src);
+		}
+		return;
+	}
+	if (id != mb->flush_id || src != mb->flush_coord ||
+	    mb->state == MB_CUTTING)
+		return;
+	k = wire_u32(r);
+	if (k > 4 * MB_MAX_MEMBERS)
+		return;
+	free(mb->next_cut.e);
+	mb->next_cut.n = 0;
+	mb->next_cut.e = reallocarray(NULL, k + 1, sizeof(struct cut_entry));
+	if (mb->next_cut.e == NULL)
+		return;
+	for (i = 0; i < k; i++) {
+		mb->next_cut.e[i].member = wire_u64(r);
+		mb->next_cut.e[i].seq = wire_u64(r);
+		mb->next_cut.e[i].from = wire_u64(r);
+	}
+	mb->next_cut.n = k;
+	mb->next_statelen = wire_u8(r);
+	if (r->err || mb->next_statelen > sizeof(mb->next_state))
+		return;
+	memcpy(mb->next_state, wire_take(r, mb->next_statelen),
+	    mb->next_statelen);
+	if (r->err)
+		return;
+	mb->next = s;
+	/* a joiner, or a member of a view merging into the coordinator's,
+	 * takes the coordinator's order state */
+	mb->next_adopt = mb->state == MB_JOINING || !set_has(&mb->view, src);
+	if (mb->state == MB_JOINING) {
+		/* nothing of an old view to obtain */
+		mb->state = MB_CUTTING;
+		mb_install(l);
+	} else {
+		mb->state = MB_CUTTING;
+		mb_cut_down(l, &e);
+	}
+}
+
+/* Data for the view we just installed that came early, in order. */
+static void
+mb_release_future(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+	struct to_msg	**q = mb->future;
+	size_t		 i, n = mb->nfuture;
+
+	if (mb->future_view != mb->view_id) {
+		for (i = 0; i < n; i++)
+			msg_free(q[i]);
+		n = 0;
+	}
+	mb->future = NULL;
+	mb->nfuture = 0;
+	for (i = 0; i < n; i++)
+		layer_up(l, q[i]);
+	free(q);
+}
+
+static void
+mb_install(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+	struct event	 e;
+	struct to_view	 v;
+	struct wire_wr	 w;
+	struct to_msg	*ack;
+	uint64_t	 prev = mb->view_id;
+
+	v.id = mb->flush_id;
+	v.n = mb->next.n;
+	v.members = mb->next.m;
+	v.self = layer_self(l);
+	memset(&e, 0, sizeof(e));
+	e.type = EV_VIEW;
+	e.view = &v;
+	e.cut = mb->next_cut;
+	layer_ctl_down(l, &e);
+	mb->view = mb->next;
+	mb->view_id = mb->flush_id;
+	mb->state = MB_NORMAL;
+	mb->flush_id = 0;
+	mb_keep_members(&mb->leavers, &mb->view);
+	memset(&e, 0, sizeof(e));
+	e.type = EV_VIEW;
+	e.view = &v;
+	e.prev_view_id = prev;
+	e.adopt_state = mb->next_adopt;
+	e.view_state_len = mb->next_statelen;
+	memcpy(e.view_state, mb->next_state, mb->next_statelen);
+	layer_stats(l)->views++;
+	layer_ctl_up(l, &e);
+	mb->next_statelen = e.view_state_len;
+	memcpy(mb->next_state, e.view_state, e.view_state_len);
+	if (mb->flush_coord != layer_self(l)) {
+		ack = mb_msg(9, &w);
+		wire_put8(&w, MB_VIEW_ACK);
+		wire_put64(&w, mb->view_id);
+		mb_send(l, ack, &w, mb->flush_coord);
+	}
+	mb->next_hello = layer_now(l);
+	mb_release_future(l);
+	mb_rearm(l);
+}
+
+/* A member installs a singleton view when it finds nobody. */
+static void
+mb_found_nobody(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+
+	mb->flush_id = 1;
+	mb->flush_coord = layer_self(l);
+	mb->next.n = 1;
+	mb->next.m[0] = layer_self(l);
+	free(mb->next_cut.e);
+	memset(&mb->next_cut, 0, sizeof(mb->next_cut));
+	mb->next_statelen = 0;
+	mb->next_adopt = 0;
+	mb_install(l);
+}
+
+static void
+mb_cut_done(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+
+	if (mb->state != MB_CUTTING)
+		return;
+	if (mb->ch.active && mb->flush_coord == layer_self(l))
+		mb_change_announce(l);
+	else
+		mb_install(l);
+}
+
+/* --- layer entry points ---------------------------------------------- */
+
+static int
+mb_init(struct layer *l)
+{
+	struct mbrship	*mb;
+
+	if ((mb = calloc(1, sizeof(*mb))) == NULL)
+		return -1;
+	l->state = mb;
+	mb->state = MB_JOINING;
+	mb->discover_at = layer_now(l) + MB_DISCOVERY +
+	    layer_random(l) % (200 * MS);
+	mb->next_join = layer_now(l);
+	mb_rearm(l);
+	return 0;
+}
+
+static void
+mb_fini(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+	size_t		 i;
+
+	if (mb == NULL)
+		return;
+	for (i = 0; i < mb->nfuture; i++)
+		msg_free(mb->future[i]);
+	free(mb->future);
+	free(mb->next_cut.e);
+	free(mb->ch.cut.e);
+	free(mb);
+}
+
+static int
+mb_down(struct layer *l, struct to_msg *m)
+{
+	struct mbrship	*mb = l->state;
+	unsigned char	*h;
+
+	if (mb->state != MB_NORMAL && !mb->in_flush_upcall) {
+		msg_free(m);
+		errno = EAGAIN;
+		return -1;
+	}
+	if ((h = msg_push(m, 9)) == NULL) {
+		msg_free(m);
+		return -1;
+	}
+	h[0] = MB_DATA;
+	put64(h + 1, mb->view_id);
+	return layer_down(l, m);
+}
+
+static void
+mb_hold_future(struct layer *l, struct to_msg *m, uint64_t vid)
+{
+	struct mbrship	*mb = l->state;
+	struct to_msg	**q;
+
+	if (mb->nfuture > 0 && vid != mb->future_view) {
+		msg_free(m);
+		return;
+	}
+	if (mb->nfuture == MB_MAX_FUTURE ||
+	    (q = reallocarray(mb->future, mb->nfuture + 1, sizeof(*q))) ==
+	    NULL) {
+		layer_stats(l)->dropped_bad++;
+		msg_free(m);
+		return;
+	}
+	mb->future = q;
+	mb->future[mb->nfuture++] = m;
+	mb->future_view = vid;
+}
+
+static void
+mb_up_data(struct layer *l, struct to_msg *m)
+{
+	struct mbrship	*mb = l->state;
+	const unsigned char *h = msg_data(m);
+	uint64_t	 vid;
+
+	if (msg_len(m) < 9) {
+		layer_stats(l)->dropped_bad++;
+		msg_free(m);
+		return;
+	}
+	vid = get64(h + 1);
+	msg_pull(m, 9);
+	m->meta.view_id = vid;
+	if (vid == mb->view_id && mb->state != MB_JOINING)
+		layer_up(l, m);
+	else if (vid > mb->view_id)
+		mb_hold_future(l, m, vid);
+	else
+		msg_free(m);
+}
+
+static void
+mb_up(struct layer *l, struct to_msg *m)
+{
+	struct wire_rd	 r = { msg_data(m) + 1, msg_len(m) - 1, 0 };
+	uint64_t	 src = m->meta.src;
+	int		 type = msg_len(m) > 0 ? msg_data(m)[0] : 0;
+
+	if (type == MB_DATA) {
+		if (m->meta.flags & MSG_UNRELIABLE) {
+			layer_stats(l)->dropped_bad++;
+			msg_free(m);
+		} else
+			mb_up_data(l, m);
+		return;
+	}
+	if (msg_len(m) == 0)
+		r.left = 0;
+	switch (type) {
+	case MB_JOIN:		mb_on_join(l, src); break;
+	case MB_HELLO:		mb_on_hello(l, src, &r); break;
+	case MB_FLUSH:		mb_on_flush(l, src, &r); break;
+	case MB_FLUSH_OK:	mb_on_flush_ok(l, src, &r); break;
+	case MB_VIEW:		mb_on_view(l, src, &r); break;
+	case MB_VIEW_ACK:	mb_on_view_ack(l, src, &r); break;
+	case MB_LEAVE:		mb_on_leave(l, src); break;
+	case MB_LEAVE_OK:
+		if (((struct mbrship *)l->state)->leaving &&
+		    src == mb_coord(l->state)) {
+			struct event	 e = { .type = EV_EXIT };
+
+			((struct mbrship *)l->state)->state = MB_LEFT;
+			layer_ctl_up(l, &e);
+		}
+		break;
+	default:
+		layer_stats(l)->dropped_bad++;
+		break;
+	}
+	msg_free(m);
+}
+
+static void
+mb_leave(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+	struct event	 e = { .type = EV_EXIT };
+
+	if (mb->leaving || mb->state == MB_LEFT)
+		return;
+	mb->leaving = 1;
+	if (mb->state == MB_JOINING || (mb->view.n == 1 && !mb->ch.active)) {
+		mb->state = MB_LEFT;
+		layer_ctl_up(l, &e);
+		return;
+	}
+	if (mb_is_coord(l)) {
+		set_add(&mb->leavers, layer_self(l));
+		if (!mb->ch.active)
+			mb_want_change(l);
+		return;
+	}
+	mb_send_simple(l, MB_LEAVE, mb_coord(mb));
+	mb->next_retry = layer_now(l) + MB_RETRY;
+	mb_rearm(l);
+}
+
+static void
+mb_ctl_down(struct layer *l, struct event *e)
+{
+	if (e->type == EV_LEAVE)
+		mb_leave(l);
+	else
+		layer_ctl_down(l, e);
+}
+
+static void
+mb_ctl_up(struct layer *l, struct event *e)
+{
+	if (e->type == EV_CUT_DONE)
+		mb_cut_done(l);
+	else
+		layer_ctl_up(l, e);
+}
+
+/* Re-send whatever is unanswered. */
+static void
+mb_retry(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+	struct mb_change *ch = &mb->ch;
+	uint32_t	 i;
+
+	mb->next_retry = 0;
+	if (ch->active) {
+		for (i = 0; i < ch->members.n; i++) {
+			if (ch->ok[i] || ch->members.m[i] == layer_self(l))
+				continue;
+			if (ch->announced)
+				mb_send_view(l, ch->members.m[i]);
+			else
+				mb_send_setmsg(l, MB_FLUSH, ch->id,
+				    &ch->members, ch->members.m[i]);
+		}
+		mb->next_retry = layer_now(l) + MB_RETRY;
+	}
+	if ((mb->state == MB_FLUSHING ||
+	    (mb->state == MB_JOINING && mb->flush_id != 0)) &&
+	    mb->flush_coord != layer_self(l)) {
+		mb_send_flush_ok(l);
+		mb->next_retry = layer_now(l) + MB_RETRY;
+	}
+	if (mb->leaving && mb->state == MB_NORMAL && !mb_is_coord(l)) {
+		mb_send_simple(l, MB_LEAVE, mb_coord(mb));
+		mb->next_retry = layer_now(l) + MB_RETRY;
+	}
+}
+
+static void
+mb_timer(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+	uint64_t	 now = layer_now(l);
+
+	if (mb->state == MB_JOINING) {
+		if (now >= mb->discover_at && mb->flush_id == 0) {
+			mb_found_nobody(l);
+			return;
+		}
+		if (now >= mb->next_join) {
+			mb_send_simple(l, MB_JOIN, 0);
+			mb->next_join = now + MB_JOIN_INTERVAL;
+		}
+	}
+	if (mb_is_coord(l) && now >= mb->next_hello) {
+		mb_send_setmsg(l, MB_HELLO, mb->view_id, &mb->view, 0);
+		mb->next_hello = now + MB_HELLO_INTERVAL;
+	}
+	if (mb->change_at != 0 && now >= mb->change_at) {
+		if (mb->ch.active || mb->state != MB_NORMAL)
+			mb->change_at = now + MB_CHANGE_DELAY;
+		else
+			mb_change_start(l);
+	}
+	if (mb->next_retry != 0 && now >= mb->next_retry)
+		mb_retry(l);
+	mb_rearm(l);
+}
+
+static void
+mb_rearm(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+	uint64_t	 t[5];
+	int		 i;
+
+	t[0] = mb->state == MB_JOINING ? mb->discover_at : 0;
+	t[1] = mb->state == MB_JOINING ? mb->next_join : 0;
+	t[2] = mb_is_coord(l) ? mb->next_hello : 0;
+	t[3] = mb->change_at;
+	t[4] = mb->next_retry;
+	layer_wake(l, 0);
+	for (i = 0; i < 5; i++)
+		if (t[i] != 0)
+			layer_wake_by(l, t[i] > layer_now(l) ? t[i] :
+			    layer_now(l) + 1);
+}
+
+const struct layer_ops mbrship_ops = {
+	.name = "mbrship",
+	.about = "membership: views, joins, leaves, the flush protocol",
+	.hdr_len = 9,
+	.init = mb_init,
+	.fini = mb_fini,
+	.down = mb_down,
+	.up = mb_up,
+	.ctl_down = mb_ctl_down,
+	.ctl_up = mb_ctl_up,
+	.timer = mb_timer,
+};

@@ -1,0 +1,121 @@
+/*
+ * msg.h: message buffers with headroom (after Horus messages and lwIP pbufs).
+ *
+ * A struct to_buf holds bytes and a reference count; a struct to_msg is a
+ * view of [off, off+len) into one, plus per-message metadata that never goes
+ * on the wire.  Each layer pushes its header into the headroom on the way
+ * down and pulls it on the way up, so the payload is never copied.  Several
+ * views may share one buffer (a retransmission queue keeps its own), so a
+ * layer only ever writes into bytes in front of its own view's offset.
+ */
+#ifndef TO_MSG_H
+#define TO_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MSG_HEADROOM	128	/* enough for every header of any stack */
+
+/* to_meta.flags */
+#define MSG_UNRELIABLE	0x01	/* control message: no sequencing, no frag */
+#define MSG_RETRANSMIT	0x02	/* this send is a repair */
+
+struct to_meta {
+	uint64_t	 src;		/* up: sending member id */
+	uint64_t	 dst;		/* down: 0 = the whole view, else a member */
+	unsigned	 flags;
+	uint64_t	 stream_seq;	/* up: NAK sequence number (for FRAG) */
+	/* up, set by the order layer for the application: */
+	uint64_t	 view_id;
+	uint64_t	 sender_seq;
+	uint64_t	 global_seq;
+};
+
+struct to_buf {
+	int		 refs;
+	size_t		 cap;
+	size_t		 lo;		/* lowest offset a clone ever started at */
+	unsigned char	 bytes[];
+};
+
+struct to_msg {
+	struct to_buf	*buf;
+	size_t		 off, len;
+	struct to_meta	 meta;
+};
+
+/* A message with len bytes of (uninitialized) payload after headroom. */
+struct to_msg	*msg_new(size_t headroom, size_t len);
+/* A message holding a copy of data, with MSG_HEADROOM in front. */
+struct to_msg	*msg_from(const void *data, size_t len);
+/* Another view of the same bytes; freeing either leaves the other intact. */
+struct to_msg	*msg_clone(const struct to_msg *);
+void		 msg_free(struct to_msg *);
+
+/*
+ * Grow the view by n bytes at the front; NULL (EMSGSIZE) if no headroom.
+ * If a clone may cover those bytes (a received message re-sent while the
+ * NAK layer holds it), the view first moves to a private copy.
+ */
+unsigned char	*msg_push(struct to_msg *, size_t n);
+/* Shrink the view by n bytes at the front, returning them; NULL (EBADMSG) if short. */
+unsigned char	*msg_pull(struct to_msg *, size_t n);
+/* Drop bytes at the end so the view is len long; -1 (EBADMSG) if shorter. */
+int		 msg_trim(struct to_msg *, size_t len);
+
+static inline unsigned char *
+msg_data(const struct to_msg *m)
+{
+	return m->buf->bytes + m->off;
+}
+
+static inline size_t
+msg_len(const struct to_msg *m)
+{
+	return m->len;
+}
+
+/* Big-endian field access; callers check lengths first. */
+static inline void
+put16(unsigned char *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v;
+}
+
+static inline void
+put32(unsigned char *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+static inline void
+put64(unsigned char *p, uint64_t v)
+{
+	put32(p, v >> 32);
+	put32(p + 4, (uint32_t)v);
+}
+
+static inline uint16_t
+get16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t
+get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint64_t
+get64(const unsigned char *p)
+{
+	return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+#endif /* TO_MSG_H */

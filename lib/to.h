@@ -1,0 +1,110 @@
+/*
+ * to.h: the public interface of libto, the core shared by tocast, torecv,
+ * toview and toburst.
+ *
+ * A process opens a group member with to_open(), registers the member's
+ * file descriptors with its own poll loop (to_pollfds), calls to_process()
+ * whenever one is ready or the deadline from to_next_wake() passes, and
+ * casts with to_cast().  Deliveries and views come back through callbacks,
+ * always from inside to_process() or to_cast().  Library functions never
+ * print or exit: they return -1 (or NULL) and set errno.
+ */
+#ifndef TO_H
+#define TO_H
+
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TO_MAX_MSG_DEFAULT	(64u << 20)	/* 64 MiB */
+#define TO_WINDOW_DEFAULT	4096		/* unstable messages per member */
+#define TO_GROUP_MAX		64		/* bytes in a group name */
+
+struct to_config {
+	const char	*group;		/* group name, required */
+	const char	*protocol;	/* ordering protocol, "dynseq" if NULL */
+	const char	*stack;		/* full spec; NULL: "PROTO:mbrship:frag:nak:com" */
+	const char	*transport;	/* "local" if NULL, or "udp://[ADDR][:PORT]" */
+	const char	*iface;		/* multicast interface for udp, or NULL */
+	const char	*faults;	/* fault injection spec (TO_FAULTS), or NULL */
+	const char	*rundir;	/* local transport rendezvous root, or NULL */
+	size_t		 max_msg;	/* largest message, 0: TO_MAX_MSG_DEFAULT */
+	size_t		 window;	/* flow-control window, 0: TO_WINDOW_DEFAULT */
+	uint64_t	 seed;		/* PRNG seed for faults, 0: random */
+};
+
+/* What the application learns with each delivered message. */
+struct to_delivery {
+	uint64_t	 view_id;	/* view in which it was delivered */
+	uint64_t	 sender;	/* member id of the original sender */
+	uint64_t	 sender_seq;	/* 1, 2, ... per sender and incarnation */
+	uint64_t	 global_seq;	/* 1, 2, ... position in the agreed order */
+	const void	*data;
+	size_t		 len;
+};
+
+struct to_view {
+	uint64_t	 id;		/* increases with every view of the group */
+	uint32_t	 n;		/* members, by rank: members[0] is rank 0 */
+	uint64_t	*members;
+	uint64_t	 self;		/* this member's id */
+};
+
+struct to_callbacks {
+	void	(*deliver)(void *arg, const struct to_delivery *);
+	void	(*view)(void *arg, const struct to_view *);
+	void	*arg;
+};
+
+/* Counters every layer adds to; toburst and -v report them. */
+struct to_stats {
+	uint64_t	dgrams_sent, bytes_sent;
+	uint64_t	dgrams_recv, bytes_recv;
+	uint64_t	dropped_bad;	/* malformed, bad CRC, wrong version */
+	uint64_t	dropped_foreign;/* other group */
+	uint64_t	dropped_fault;	/* by TO_FAULTS */
+	uint64_t	naks_sent, retransmits;
+	uint64_t	casts, delivered;
+	uint64_t	views;
+};
+
+struct to_group;
+
+struct to_group	*to_open(const struct to_config *, const struct to_callbacks *);
+void		 to_close(struct to_group *);
+
+/*
+ * File descriptors to poll.  Fills at most max entries and returns how many
+ * the member has (which may exceed max).
+ */
+int		 to_pollfds(struct to_group *, struct pollfd *, int max);
+/* Absolute CLOCK_MONOTONIC deadline in ns for the next to_process(). */
+uint64_t	 to_next_wake(struct to_group *);
+/* Reads what is ready, runs due timers, delivers.  -1 on a fatal error. */
+int		 to_process(struct to_group *);
+
+/*
+ * Broadcast one message in total order.  -1 with EAGAIN while the window of
+ * unstable messages is full (poll and process, then try again), EMSGSIZE if
+ * it is larger than max_msg.
+ */
+int		 to_cast(struct to_group *, const void *, size_t);
+/* 1 while the flow-control window has room for another to_cast(). */
+int		 to_can_cast(struct to_group *);
+/* 1 once every message this member cast is delivered at every member. */
+int		 to_all_stable(struct to_group *);
+/* Leave gracefully; to_left() turns 1 once the group has let us go. */
+int		 to_leave(struct to_group *);
+int		 to_left(struct to_group *);
+
+const struct to_view	*to_current_view(struct to_group *);
+const struct to_stats	*to_stats(struct to_group *);
+uint64_t		 to_self(struct to_group *);
+
+/* Protocol names, NULL-terminated, and a one-line description of each. */
+const char	*const *to_protocols(void);
+const char	*to_protocol_about(const char *);
+
+uint64_t	 to_now(void);	/* CLOCK_MONOTONIC in ns */
+
+#endif /* TO_H */

@@ -1,0 +1,317 @@
+/*
+ * sim.c: the simulated network and clock; see sim.h.
+ */
+#include <err.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+
+struct sim_dgram {
+	struct sim_dgram *next;
+	uint64_t	 at;
+	int		 to;
+	size_t		 len;
+	unsigned char	 data[];
+};
+
+uint64_t
+sim_random(struct sim *s)
+{
+	uint64_t	 z;
+
+	z = (s->rng += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static struct sim_node *
+sim_find(struct sim *s, uint64_t id)
+{
+	int	 i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->nodes[i].id == id)
+			return &s->nodes[i];
+	return NULL;
+}
+
+static void
+sim_enqueue(struct sim *s, int from, int to, const void *p, size_t len)
+{
+	struct sim_dgram *d;
+
+	if (s->cut[from][to])
+		return;
+	if ((d = malloc(sizeof(*d) + len)) == NULL)
+		err(1, "malloc");
+	d->next = NULL;
+	d->at = s->now + s->latency;
+	d->to = to;
+	d->len = len;
+	memcpy(d->data, p, len);
+	if (s->tail != NULL)
+		s->tail->next = d;
+	else
+		s->head = d;
+	s->tail = d;
+	s->in_flight++;
+}
+
+static void
+sim_send(void *net, uint64_t src, uint64_t dst, const void *p, size_t len)
+{
+	struct sim	*s = net;
+	struct sim_node	*from = sim_find(s, src), *to;
+	int		 i;
+
+	s->dgrams++;
+	if (dst != 0) {
+		if ((to = sim_find(s, dst)) != NULL)
+			sim_enqueue(s, from->index, to->index, p, len);
+		return;
+	}
+	for (i = 0; i < s->n; i++)
+		if (i != from->index)
+			sim_enqueue(s, from->index, i, p, len);
+}
+
+static void
+sim_deliver(void *arg, struct to_msg *m)
+{
+	struct sim_node	*nd = arg;
+	struct sim_rec	*r;
+
+	if (nd->nrecs == nd->caprecs) {
+		nd->caprecs = nd->caprecs ? nd->caprecs * 2 : 256;
+		nd->recs = reallocarray(nd->recs, nd->caprecs, sizeof(*r));
+		if (nd->recs == NULL)
+			err(1, "reallocarray");
+	}
+	r = &nd->recs[nd->nrecs++];
+	r->src = m->meta.src;
+	r->len = msg_len(m);
+	if ((r->data = malloc(r->len + 1)) == NULL)
+		err(1, "malloc");
+	memcpy(r->data, msg_data(m), r->len);
+	msg_free(m);
+}
+
+static void
+sim_event(void *arg, struct event *e)
+{
+	struct sim_node	*nd = arg;
+
+	switch (e->type) {
+	case EV_VIEW:
+		free(nd->view.members);
+		nd->view = *e->view;
+		nd->view.members = calloc(e->view->n, sizeof(uint64_t));
+		if (nd->view.members == NULL)
+			err(1, "calloc");
+		memcpy(nd->view.members, e->view->members,
+		    e->view->n * sizeof(uint64_t));
+		nd->views++;
+		break;
+	case EV_EXIT:
+		nd->exited = 1;
+		break;
+	case EV_CUT_DONE:
+		nd->cut_done = 1;
+		break;
+	default:
+		break;
+	}
+}
+
+static int
+sim_node_init(struct sim *s, int i, const char *spec, const char *faults)
+{
+	struct sim_node	*nd = &s->nodes[i];
+	struct stack_app app = { sim_deliver, sim_event, nd };
+
+	nd->sim = s;
+	nd->index = i;
+	nd->id = sim_random(s) | 1;
+	nd->alive = 1;
+	nd->cfg.group = "sim";
+	nd->cfg.stack = spec;
+	nd->cfg.faults = faults;
+	nd->cfg.seed = sim_random(s);
+	nd->cfg.max_msg = TO_MAX_MSG_DEFAULT;
+	nd->cfg.window = TO_WINDOW_DEFAULT;
+	if ((nd->port = calloc(1, sizeof(*nd->port))) == NULL)
+		return -1;
+	nd->port->send = sim_send;
+	nd->port->net = s;
+	nd->port->mtu = 1472;
+	nd->tr.ops = &transport_mem;
+	nd->tr.cfg = &nd->cfg;
+	nd->tr.self = nd->id;
+	nd->tr.state = nd->port;
+	if (nd->tr.ops->open(&nd->tr, "") == -1)
+		return -1;
+	nd->stack = stack_new(&nd->cfg, &nd->tr, nd->id, &app, s->now);
+	if (nd->stack == NULL)
+		return -1;
+	stack_set_now(nd->stack, s->now);
+	return 0;
+}
+
+struct sim *
+sim_new(int n, const char *spec, const char *faults, uint64_t seed)
+{
+	struct sim	*s;
+	int		 i;
+
+	if (n > SIM_MAX_NODES || (s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->rng = seed;
+	s->now = 1000000000ULL;
+	s->latency = SIM_LATENCY;
+	for (i = 0; i < n; i++) {
+		s->n = i + 1;
+		if (sim_node_init(s, i, spec, faults) == -1) {
+			sim_free(s);
+			return NULL;
+		}
+	}
+	return s;
+}
+
+int
+sim_add(struct sim *s, const char *spec, const char *faults)
+{
+	if (s->n == SIM_MAX_NODES)
+		return -1;
+	s->n++;
+	if (sim_node_init(s, s->n - 1, spec, faults) == -1)
+		return -1;
+	return s->n - 1;
+}
+
+void
+sim_free(struct sim *s)
+{
+	struct sim_dgram *d;
+	size_t		 j;
+	int		 i;
+
+	if (s == NULL)
+		return;
+	while ((d = s->head) != NULL) {
+		s->head = d->next;
+		free(d);
+	}
+	for (i = 0; i < s->n; i++) {
+		stack_free(s->nodes[i].stack);
+		free(s->nodes[i].port);
+		for (j = 0; j < s->nodes[i].nrecs; j++)
+			free(s->nodes[i].recs[j].data);
+		free(s->nodes[i].recs);
+		free(s->nodes[i].view.members);
+	}
+	free(s);
+}
+
+/* The earliest time anything happens: a datagram or a timer. */
+static uint64_t
+sim_next(struct sim *s)
+{
+	uint64_t	 t = s->head ? s->head->at : 0, w;
+	int		 i;
+
+	for (i = 0; i < s->n; i++) {
+		if (!s->nodes[i].alive || s->nodes[i].stack == NULL)
+			continue;
+		w = stack_next_wake(s->nodes[i].stack);
+		if (w != 0 && (t == 0 || w < t))
+			t = w;
+	}
+	return t;
+}
+
+static void
+sim_step(struct sim *s)
+{
+	struct sim_dgram *d;
+	struct sim_node	*nd;
+	struct to_msg	*m;
+	int		 i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->nodes[i].alive)
+			stack_set_now(s->nodes[i].stack, s->now);
+	while ((d = s->head) != NULL && d->at <= s->now) {
+		if ((s->head = d->next) == NULL)
+			s->tail = NULL;
+		s->in_flight--;
+		nd = &s->nodes[d->to];
+		if (nd->alive && (m = msg_new(0, d->len)) != NULL) {
+			memcpy(msg_data(m), d->data, d->len);
+			stack_input(nd->stack, m);
+		}
+		free(d);
+	}
+	for (i = 0; i < s->n; i++)
+		if (s->nodes[i].alive)
+			stack_run_timers(s->nodes[i].stack);
+}
+
+int
+sim_run(struct sim *s, int (*pred)(struct sim *, void *), void *arg,
+    uint64_t limit)
+{
+	uint64_t	 end = s->now + limit, t;
+
+	for (;;) {
+		if (pred != NULL && pred(s, arg))
+			return 1;
+		t = sim_next(s);
+		if (t == 0 || t > end) {
+			s->now = end;
+			return pred != NULL && pred(s, arg);
+		}
+		if (t > s->now)
+			s->now = t;
+		sim_step(s);
+	}
+}
+
+int
+sim_cast(struct sim *s, int i, const void *p, size_t len)
+{
+	struct to_msg	*m;
+
+	if ((m = msg_from(p, len)) == NULL)
+		return -1;
+	stack_set_now(s->nodes[i].stack, s->now);
+	return stack_cast(s->nodes[i].stack, m);
+}
+
+void
+sim_ctl(struct sim *s, int i, struct event *e)
+{
+	stack_set_now(s->nodes[i].stack, s->now);
+	stack_ctl(s->nodes[i].stack, e);
+}
+
+void
+sim_crash(struct sim *s, int i)
+{
+	s->nodes[i].alive = 0;
+}
+
+void
+sim_partition(struct sim *s, const int *a, int na, const int *b, int nb,
+    int cut)
+{
+	int	 i, j;
+
+	for (i = 0; i < na; i++)
+		for (j = 0; j < nb; j++) {
+			s->cut[a[i]][b[j]] = cut;
+			s->cut[b[j]][a[i]] = cut;
+		}
+}

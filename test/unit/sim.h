@@ -1,0 +1,73 @@
+/*
+ * sim.h: whole groups in one process, over the in-memory transport and a
+ * simulated clock, replayable from a seed.  Each node is a full stack built
+ * from a spec ("nak:com", "dynseq:mbrship:frag:nak:com", ...); faults come
+ * from the COM layer (a TO_FAULTS spec), crashes and partitions from here.
+ */
+#ifndef TO_SIM_H
+#define TO_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "com_mem.h"
+#include "layer.h"
+
+#define SIM_MAX_NODES	32
+#define SIM_LATENCY	20000	/* ns, one way */
+
+struct sim_rec {
+	uint64_t	 src;		/* meta.src of the top-level message */
+	size_t		 len;
+	unsigned char	*data;
+};
+
+struct sim_node {
+	struct sim	*sim;
+	int		 index;
+	uint64_t	 id;
+	int		 alive;		/* 0 after sim_crash() */
+	struct to_config cfg;
+	struct transport tr;
+	struct mem_port	*port;
+	struct stack	*stack;
+	struct sim_rec	*recs;		/* everything delivered, in order */
+	size_t		 nrecs, caprecs;
+	struct to_view	 view;		/* last EV_VIEW seen at the top */
+	int		 views;		/* how many EV_VIEW */
+	int		 exited;	/* EV_EXIT seen */
+	int		 cut_done;	/* EV_CUT_DONE seen (for NAK tests) */
+};
+
+struct sim {
+	uint64_t	 now;
+	uint64_t	 rng;
+	int		 n;
+	struct sim_node	 nodes[SIM_MAX_NODES];
+	int		 cut[SIM_MAX_NODES][SIM_MAX_NODES]; /* 1: i cannot reach j */
+	struct sim_dgram *head, *tail;	/* in flight, by arrival time */
+	uint64_t	 in_flight;
+	uint64_t	 dgrams;	/* sent in all */
+	uint64_t	 latency;	/* one way, ns */
+};
+
+/* n nodes, each with spec and fault spec (may be NULL), from seed. */
+struct sim	*sim_new(int n, const char *spec, const char *faults,
+		    uint64_t seed);
+void		 sim_free(struct sim *);
+/* Add a node later (a joiner); returns its index or -1. */
+int		 sim_add(struct sim *, const char *spec, const char *faults);
+/* Deliver, fire timers, until pred returns 1 (then 1) or limit ns of
+ * simulated time passed (then 0).  pred may be NULL: run to the limit. */
+int		 sim_run(struct sim *, int (*pred)(struct sim *, void *),
+		    void *arg, uint64_t limit);
+/* Cast a message at node i through the top of its stack. */
+int		 sim_cast(struct sim *, int i, const void *, size_t);
+void		 sim_ctl(struct sim *, int i, struct event *);
+void		 sim_crash(struct sim *, int i);
+/* Cut (1) or restore (0) both directions between the sets a and b. */
+void		 sim_partition(struct sim *, const int *a, int na,
+		    const int *b, int nb, int cut);
+uint64_t	 sim_random(struct sim *);
+
+#endif /* TO_SIM_H */

@@ -1,0 +1,493 @@
+/*
+ * test_transport.c: transport_open, the local (rendezvous directory) and
+ * udp (IP multicast over lo) transports.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "layer.h"
+
+static char	tmpdir[] = "/tmp/test_transport.XXXXXX";
+
+static void
+msleep(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static int
+send_str(struct transport *tr, uint64_t dst, const char *s)
+{
+	struct iovec iov[2];
+	size_t n = strlen(s);
+
+	/* Two pieces, to exercise the gather. */
+	iov[0].iov_base = (void *)s;
+	iov[0].iov_len = n / 2;
+	iov[1].iov_base = (void *)(s + n / 2);
+	iov[1].iov_len = n - n / 2;
+	return tr->ops->send(tr, dst, iov, 2);
+}
+
+/* One datagram from tr within ms milliseconds: its length, or -1. */
+static ssize_t
+wait_recv(struct transport *tr, void *buf, size_t len, int ms)
+{
+	struct pollfd pfd[4];
+	int fds[4], i, n;
+	ssize_t r;
+
+	n = tr->ops->fds(tr, fds, 4);
+	for (i = 0; i < n; i++) {
+		pfd[i].fd = fds[i];
+		pfd[i].events = POLLIN;
+	}
+	for (;;) {
+		if ((r = tr->ops->recv(tr, buf, len)) >= 0 || errno != EAGAIN)
+			return r;
+		if (poll(pfd, (nfds_t)n, ms) <= 0)
+			return -1;
+	}
+}
+
+/* Receive a datagram and check it reads s. */
+static int
+got(struct transport *tr, const char *s, int ms)
+{
+	char buf[70000];
+	ssize_t n;
+
+	if ((n = wait_recv(tr, buf, sizeof(buf), ms)) < 0)
+		return 0;
+	return (size_t)n == strlen(s) && memcmp(buf, s, (size_t)n) == 0;
+}
+
+static int
+quiet(struct transport *tr, int ms)
+{
+	char buf[70000];
+
+	return wait_recv(tr, buf, sizeof(buf), ms) == -1;
+}
+
+static int
+entries(const char *dir)
+{
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* 1 if an entry in dir begins with prefix. */
+static int
+has_prefix(const char *dir, const char *prefix)
+{
+	struct dirent *de;
+	DIR *d;
+	int found = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
+			found = 1;
+	closedir(d);
+	return found;
+}
+
+static int
+exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+static void
+test_open(void)
+{
+	struct to_config cfg = { .group = "g", .rundir = tmpdir };
+	struct transport *tr;
+	static const char *badgroups[] = {
+		"", "a/b", ".", "..", "a b", "x\n",
+		("0123456789012345678901234567890123456789"
+		    "012345678901234567890123"),	/* 64 */
+	};
+	size_t i;
+	int ok;
+
+	cfg.transport = "bogus";
+	errno = 0;
+	CHECK(transport_open(&cfg, 1) == NULL && errno == EINVAL);
+	cfg.transport = "udpx://239.1.1.1";
+	errno = 0;
+	CHECK(transport_open(&cfg, 1) == NULL && errno == EINVAL);
+	cfg.transport = "local://junk";
+	errno = 0;
+	CHECK(transport_open(&cfg, 1) == NULL && errno == EINVAL);
+	cfg.transport = NULL;
+	for (ok = 1, i = 0; i < sizeof(badgroups) / sizeof(badgroups[0]);
+	    i++) {
+		cfg.group = badgroups[i];
+		errno = 0;
+		if ((tr = transport_open(&cfg, 1)) != NULL || errno != EINVAL) {
+			printf("# accepted group \"%s\"\n", badgroups[i]);
+			ok = 0;
+			transport_close(tr);
+		}
+	}
+	CHECK(ok);
+	cfg.group = "0123456789012345678901234567890123456789"
+	    "01234567890123456789._-";
+	tr = transport_open(&cfg, 1);
+	CHECK(tr != NULL && strcmp(tr->ops->scheme, "local") == 0);
+	transport_close(tr);
+	cfg.transport = "local";
+	tr = transport_open(&cfg, 1);
+	CHECK(tr != NULL && strcmp(tr->ops->scheme, "local") == 0);
+	transport_close(tr);
+}
+
+static void
+test_local(void)
+{
+	struct to_config cfg = { .group = "grp", .rundir = tmpdir };
+	struct transport *a, *b, *c, *d;
+	char dir[PATH_MAX], path[PATH_MAX + 64], tmp[PATH_MAX + 64], *big;
+	struct iovec iov;
+	struct stat st;
+	int fds[2];
+	pid_t pid;
+
+	snprintf(dir, sizeof(dir), "%s/grp", tmpdir);
+	a = transport_open(&cfg, 0xa1);
+	b = transport_open(&cfg, 0xb2);
+	c = transport_open(&cfg, 0xc3);
+	CHECK(a != NULL && b != NULL && c != NULL);
+	if (a == NULL || b == NULL || c == NULL)
+		return;
+	CHECK(a->mtu == 65000);
+	CHECK(a->ops->fds(a, fds, 2) == 1);
+	CHECK(stat(dir, &st) == 0 && (st.st_mode & 0777) == 0700);
+	CHECK(entries(dir) == 3);
+	snprintf(path, sizeof(path), "%s/%016" PRIx64 ".%ld.", dir,
+	    (uint64_t)0xb2, (long)getpid());
+	/* b's entry: "<id>.<pid>." and its port. */
+	CHECK(has_prefix(dir, strrchr(path, '/') + 1));
+
+	/* c knows a and b from its scan at open. */
+	CHECK(send_str(c, 0, "from c") == 0);
+	CHECK(got(a, "from c", 1000));
+	CHECK(got(b, "from c", 1000));
+	CHECK(quiet(c, 20));
+
+	/* a scanned before b and c existed: learn() of an unknown member. */
+	a->ops->learn(a, 0xb2);
+	CHECK(send_str(a, 0xb2, "a to b") == 0);
+	CHECK(got(b, "a to b", 1000));
+	CHECK(quiet(c, 20) && quiet(a, 0));
+
+	/* Past 50 ms a send rescans: a's broadcast reaches b and c. */
+	msleep(60);
+	CHECK(send_str(a, 0, "hello all") == 0);
+	CHECK(got(b, "hello all", 1000));
+	CHECK(got(c, "hello all", 1000));
+	CHECK(quiet(a, 20));
+
+	/* Unicast to nobody: dropped quietly. */
+	CHECK(send_str(a, 0xdead, "nobody") == 0);
+	CHECK(quiet(b, 20) && quiet(c, 0));
+
+	/* The largest datagram goes through; one byte more does not. */
+	big = malloc(65001);
+	memset(big, 'x', 65001);
+	iov.iov_base = big;
+	iov.iov_len = 65000;
+	CHECK(b->ops->send(b, 0xa1, &iov, 1) == 0);
+	{
+		char *buf = malloc(70000);
+
+		CHECK(wait_recv(a, buf, 70000, 1000) == 65000 &&
+		    memcmp(buf, big, 65000) == 0);
+		free(buf);
+	}
+	iov.iov_len = 65001;
+	errno = 0;
+	CHECK(b->ops->send(b, 0, &iov, 1) == -1 && errno == EMSGSIZE);
+	free(big);
+
+	/* A later member: learn() finds it at once. */
+	d = transport_open(&cfg, 0xd4);
+	CHECK(d != NULL);
+	if (d != NULL) {
+		a->ops->learn(a, 0xd4);
+		CHECK(send_str(a, 0xd4, "to d") == 0);
+		CHECK(got(d, "to d", 1000));
+		transport_close(d);
+	}
+
+	/* Close removes the entry; forget() rescans. */
+	transport_close(c);
+	CHECK(entries(dir) == 2);
+	a->ops->forget(a, 0xc3);
+	CHECK(send_str(a, 0, "after c") == 0);
+	CHECK(got(b, "after c", 1000));
+
+	/* A crashed member's entry (its pid gone) is removed by a scan. */
+	if ((pid = fork()) == 0)
+		_exit(0);
+	waitpid(pid, NULL, 0);
+	snprintf(path, sizeof(path), "%s/%016" PRIx64 ".%ld.%u", dir,
+	    (uint64_t)0xeeee, (long)pid, 40000u);
+	close(open(path, O_WRONLY | O_CREAT, 0600));
+	CHECK(exists(path));
+	/* And a temporary name it never renamed. */
+	snprintf(tmp, sizeof(tmp), "%s/.tmp.%016" PRIx64 ".%ld.%u", dir,
+	    (uint64_t)0xeeef, (long)pid, 40001u);
+	close(open(tmp, O_WRONLY | O_CREAT, 0600));
+	CHECK(exists(tmp));
+	/* Same for garbage that is not an entry: left alone. */
+	snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/%s",
+	    "not-an-entry");
+	close(open(dir, O_WRONLY | O_CREAT, 0600));
+	b->ops->forget(b, 0xeeee);
+	CHECK(!exists(path));
+	CHECK(!exists(tmp));
+	CHECK(exists(dir));
+	unlink(dir);
+
+	transport_close(a);
+	transport_close(b);
+	snprintf(dir, sizeof(dir), "%s/grp", tmpdir);
+	CHECK(entries(dir) == 0);
+}
+
+static void
+test_rundir(void)
+{
+	struct to_config cfg = { .group = "g" };
+	struct transport *tr;
+	char root[PATH_MAX], other[PATH_MAX], link[PATH_MAX + 8];
+	struct stat st;
+
+	/* A missing root is created 0700. */
+	snprintf(root, sizeof(root), "%s/root", tmpdir);
+	cfg.rundir = root;
+	tr = transport_open(&cfg, 1);
+	CHECK(tr != NULL);
+	transport_close(tr);
+	CHECK(stat(root, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    (st.st_mode & 0777) == 0700);
+
+	/* A symlinked group directory is refused. */
+	snprintf(other, sizeof(other), "%s/other", tmpdir);
+	mkdir(other, 0700);
+	snprintf(link, sizeof(link), "%s/evil", root);
+	CHECK(symlink(other, link) == 0);
+	cfg.group = "evil";
+	errno = 0;
+	tr = transport_open(&cfg, 1);
+	CHECK(tr == NULL && errno == EACCES);
+	transport_close(tr);
+	CHECK(entries(other) == 0);
+
+	/* So is a group "directory" that is a file. */
+	snprintf(link, sizeof(link), "%s/file", root);
+	close(open(link, O_WRONLY | O_CREAT, 0600));
+	cfg.group = "file";
+	errno = 0;
+	tr = transport_open(&cfg, 1);
+	CHECK(tr == NULL && errno == EACCES);
+	transport_close(tr);
+
+	/* And a symlinked root. */
+	snprintf(link, sizeof(link), "%s/rootlink", tmpdir);
+	CHECK(symlink(root, link) == 0);
+	cfg.rundir = link;
+	cfg.group = "g";
+	errno = 0;
+	tr = transport_open(&cfg, 1);
+	CHECK(tr == NULL && errno == EACCES);
+	transport_close(tr);
+
+	/* Without rundir: $XDG_RUNTIME_DIR/to. */
+	cfg.rundir = NULL;
+	setenv("XDG_RUNTIME_DIR", tmpdir, 1);
+	tr = transport_open(&cfg, 1);
+	CHECK(tr != NULL);
+	snprintf(link, sizeof(link), "%s/to/g", tmpdir);
+	CHECK(entries(link) == 1);
+	transport_close(tr);
+	CHECK(entries(link) == 0);
+	unsetenv("XDG_RUNTIME_DIR");
+}
+
+static uint32_t
+fnv1a(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static void
+test_udp(void)
+{
+	struct to_config cfg = { .group = "udptest", .iface = "lo" };
+	struct transport *u1, *u2, *tr;
+	char spec[64], buf[2000];
+	static const char *bad[] = {
+		"udp://10.0.0.1", "udp://239.1.1.1:0", "udp://239.1.1.1:70000",
+		"udp://:x", "udp://239.1.1", "udp://239.1.1.1:", "udp://foo",
+	};
+	uint32_t h;
+	size_t i;
+	int fds[4], ok;
+
+	for (ok = 1, i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cfg.transport = bad[i];
+		errno = 0;
+		if ((tr = transport_open(&cfg, 1)) != NULL || errno != EINVAL) {
+			printf("# accepted \"%s\"\n", bad[i]);
+			ok = 0;
+			transport_close(tr);
+		}
+	}
+	CHECK(ok);
+	cfg.transport = "udp";
+	cfg.iface = "nosuchif0";
+	CHECK(transport_open(&cfg, 1) == NULL);
+	cfg.iface = "lo";
+
+	/* An explicit address and the port the group name gives. */
+	h = fnv1a(cfg.group);
+	snprintf(spec, sizeof(spec), "udp://239.255.77.1:%u",
+	    5400 + (h >> 16) % 500);
+	cfg.transport = spec;
+	u1 = transport_open(&cfg, 1);
+	if (u1 == NULL)
+		printf("# udp open: %s\n", strerror(errno));
+	u2 = transport_open(&cfg, 2);
+	CHECK(u1 != NULL && u2 != NULL);
+	if (u1 == NULL || u2 == NULL) {
+		transport_close(u1);
+		return;
+	}
+	CHECK(u1->mtu == 65000);
+	CHECK(u1->ops->fds(u1, fds, 4) == 2);
+
+	/* Multicast: both hear it, the sender too. */
+	CHECK(send_str(u1, 0, "mcast one") == 0);
+	CHECK(got(u2, "mcast one", 1000));
+	CHECK(got(u1, "mcast one", 1000));
+
+	/* u2 learns where 1 is from that datagram; unicast goes there. */
+	CHECK(send_str(u1, 0, "learn me") == 0);
+	CHECK(got(u2, "learn me", 1000));
+	u2->ops->learn(u2, 1);
+	(void)wait_recv(u1, buf, sizeof(buf), 1000);	/* own copy */
+	CHECK(send_str(u2, 1, "unicast to 1") == 0);
+	CHECK(got(u1, "unicast to 1", 1000));
+	CHECK(quiet(u2, 50));
+
+	/* Unknown (or forgotten) member: the datagram is multicast. */
+	u2->ops->forget(u2, 1);
+	CHECK(send_str(u2, 1, "fallback") == 0);
+	CHECK(got(u1, "fallback", 1000));
+	CHECK(got(u2, "fallback", 1000));
+
+	/* A big datagram on lo. */
+	{
+		char *big = malloc(65000), *rb = malloc(70000);
+		struct iovec iov = { big, 65000 };
+
+		memset(big, 'y', 65000);
+		CHECK(u1->ops->send(u1, 0, &iov, 1) == 0);
+		CHECK(wait_recv(u2, rb, 70000, 1000) == 65000 &&
+		    memcmp(rb, big, 65000) == 0);
+		(void)wait_recv(u1, rb, 70000, 1000);
+		free(big);
+		free(rb);
+	}
+	transport_close(u1);
+	transport_close(u2);
+
+	/* Defaults: 239.255.(h>>8).(h) and 5400 + (h>>16) % 500. */
+	cfg.transport = "udp";
+	u1 = transport_open(&cfg, 1);
+	snprintf(spec, sizeof(spec), "udp://239.255.%u.%u:%u",
+	    h >> 8 & 0xff, (h & 0xff) ? (h & 0xff) : 1,
+	    5400 + (h >> 16) % 500);
+	cfg.transport = spec;
+	u2 = transport_open(&cfg, 2);
+	CHECK(u1 != NULL && u2 != NULL);
+	if (u1 != NULL && u2 != NULL) {
+		CHECK(send_str(u2, 0, "defaults") == 0);
+		CHECK(got(u1, "defaults", 1000));
+	}
+	transport_close(u1);
+	transport_close(u2);
+
+	/* No iface: the kernel's choice and mtu 1472 (needs a route). */
+	cfg.iface = NULL;
+	cfg.transport = "udp";
+	if ((u1 = transport_open(&cfg, 1)) != NULL) {
+		CHECK(u1->mtu == 1472);
+		transport_close(u1);
+	} else
+		printf("# udp without iface: %s (no multicast route?)\n",
+		    strerror(errno));
+}
+
+static void
+rmtree(const char *path)
+{
+	char cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", path);
+}
+
+int
+main(void)
+{
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_open();
+	test_local();
+	test_rundir();
+	test_udp();
+	rmtree(tmpdir);
+	return check_done();
+}
