@@ -97,8 +97,15 @@ group_event(void *arg, struct event *e)
 {
 	struct to_group	*g = arg;
 
-	if (e->type == EV_VIEW && e->view != NULL)
-		group_view(g, e->view);
+	uint32_t	 i;
+
+	if (e->type == EV_VIEW && e->view != NULL) {
+		/* a leaving member closes its last view without being in
+		 * the next: that one is not its to report */
+		for (i = 0; i < e->view->n; i++)
+			if (e->view->members[i] == g->self)
+				group_view(g, e->view);
+	}
 	else if (e->type == EV_EXIT)
 		g->left = 1;
 }

@@ -57,8 +57,10 @@
 #define MB_HELLO_INTERVAL	(100 * MS)
 #define MB_CHANGE_DELAY		(20 * MS)
 #define MB_RETRY		(50 * MS)
-#define MB_MAX_MEMBERS		64	/* fits a VIEW in one datagram */
+#define MB_MAX_MEMBERS		32	/* a VIEW fits one 1472-byte datagram */
 #define MB_MAX_FUTURE		65536	/* data held for a view not yet ours */
+#define MB_MAX_TRIES		20	/* retries before a change goes on without */
+#define MB_JOIN_WAIT		(1000 * MS) /* a joiner's wait for VIEW */
 
 enum mb_type {
 	MB_DATA = 1, MB_JOIN, MB_HELLO, MB_FLUSH, MB_FLUSH_OK, MB_VIEW,
@@ -87,6 +89,7 @@ struct mb_change {
 	int		 ok[MB_MAX_MEMBERS];	/* FLUSH_OK (then VIEW_ACK) */
 	struct cut	 cut;			/* running maximum */
 	int		 announced;		/* VIEW sent */
+	int		 tries;
 	unsigned char	 state[32];
 	size_t		 statelen;
 };
@@ -102,6 +105,8 @@ struct mbrship {
 	struct mb_change ch;
 	/* our part in the change under way */
 	uint64_t	 flush_id, flush_coord;
+	uint64_t	 view_coord;	/* who installed our view */
+	uint64_t	 join_deadline;	/* a joiner waiting for VIEW */
 	struct mb_set	 next;		/* the view being installed */
 	struct cut	 next_cut;
 	unsigned char	 next_state[32];
@@ -119,6 +124,8 @@ struct mbrship {
 static void	mb_rearm(struct layer *);
 static void	mb_install(struct layer *);
 static void	mb_on_flush_ok(struct layer *, uint64_t, struct wire_rd *);
+static void	mb_flush_start(struct layer *, uint64_t, uint64_t);
+static void	mb_change_done(struct layer *);
 
 static int
 set_has(const struct mb_set *s, uint64_t id)
@@ -187,6 +194,9 @@ mb_msg(size_t len, struct wire_wr *w)
 {
 	struct to_msg	*m;
 
+	w->p = NULL;
+	w->left = 0;
+	w->err = 1;
 	if ((m = msg_new(MSG_HEADROOM, len)) == NULL)
 		return NULL;
 	w->p = msg_data(m);
@@ -333,55 +343,77 @@ mb_want_change(struct layer *l)
 	mb_rearm(l);
 }
 
-static void
-mb_flush_start(struct layer *l, uint64_t id, uint64_t coord);
 
+/* Run a change to members as view id (again, if a try went unanswered). */
 static void
-mb_change_start(struct layer *l)
+mb_change_begin(struct layer *l, uint64_t id, const struct mb_set *members)
 {
 	struct mbrship	*mb = l->state;
 	struct mb_change *ch = &mb->ch;
+	struct event	 e = { .type = EV_EXIT };
 	uint32_t	 i;
 
-	mb->change_at = 0;
+	free(ch->cut.e);
 	memset(ch, 0, sizeof(*ch));
-	ch->active = 1;
-	ch->id = (mb->merge_id > mb->view_id ? mb->merge_id : mb->view_id) + 1;
-	mb->merge_id = 0;
-	for (i = 0; i < mb->view.n; i++)
-		if (!set_has(&mb->leavers, mb->view.m[i]))
-			set_add(&ch->members, mb->view.m[i]);
-	for (i = 0; i < mb->joiners.n; i++)
-		set_add(&ch->members, mb->joiners.m[i]);
-	mb->joiners.n = 0;
-	if (ch->members.n == 0) {
+	if (members->n == 0) {
 		/* the last member leaves: nobody to hand over to */
-		ch->active = 0;
 		mb->state = MB_LEFT;
-		struct event	 e = { .type = EV_EXIT };
 		layer_ctl_up(l, &e);
 		return;
 	}
+	ch->active = 1;
+	ch->id = id;
+	ch->members = *members;
 	for (i = 0; i < ch->members.n; i++)
 		if (ch->members.m[i] != layer_self(l))
 			mb_send_setmsg(l, MB_FLUSH, ch->id, &ch->members,
 			    ch->members.m[i]);
 	mb->next_retry = layer_now(l) + MB_RETRY;
-	if (set_has(&ch->members, layer_self(l)))
-		mb_flush_start(l, ch->id, layer_self(l));
-	else {
+	if (!set_has(&ch->members, layer_self(l)) && mb->state == MB_NORMAL) {
 		/* a leaving coordinator flushes for its successors */
-		struct event	 e = { .type = EV_FLUSH };
-
+		e.type = EV_FLUSH;
 		mb->in_flush_upcall = 1;
 		layer_ctl_up(l, &e);
 		mb->in_flush_upcall = 0;
-		mb->flush_id = ch->id;
-		mb->flush_coord = layer_self(l);
 		mb->state = MB_FLUSHING;
-		mb_send_flush_ok(l);
 	}
+	mb_flush_start(l, ch->id, layer_self(l));
 	mb_rearm(l);
+}
+
+static void
+mb_change_start(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+	struct mb_set	 members = { 0 };
+	uint64_t	 id;
+	uint32_t	 i;
+
+	mb->change_at = 0;
+	id = (mb->merge_id > mb->view_id ? mb->merge_id : mb->view_id) + 1;
+	mb->merge_id = 0;
+	for (i = 0; i < mb->view.n; i++)
+		if (!set_has(&mb->leavers, mb->view.m[i]))
+			set_add(&members, mb->view.m[i]);
+	for (i = 0; i < mb->joiners.n; i++)
+		set_add(&members, mb->joiners.m[i]);
+	mb->joiners.n = 0;
+	mb_change_begin(l, id, &members);
+}
+
+/* Some never answered FLUSH: go on without them, under a new id. */
+static void
+mb_change_restart(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+	struct mb_change *ch = &mb->ch;
+	struct mb_set	 answered = { 0 };
+	uint32_t	 i;
+
+	for (i = 0; i < ch->members.n; i++)
+		if (ch->ok[i])
+			set_add(&answered, ch->members.m[i]);
+	mb_change_begin(l, ch->id + 1, &answered);
 }
 
 /* EV_CUT for the streams of our own previous view only. */
@@ -460,9 +492,17 @@ mb_on_flush_ok(struct layer *l, uint64_t src, struct wire_rd *r)
 	id = wire_u64(r);
 	(void)wire_u64(r);		/* previous view: for diagnostics */
 	k = wire_u32(r);
+	idx = set_index(&ch->members, src);
 	if (r->err || !ch->active || id != ch->id ||
-	    (idx = set_index(&ch->members, src)) == -1 || ch->ok[idx] ||
-	    k > 4 * MB_MAX_MEMBERS)
+	    (idx == -1 && src != layer_self(l)) || k > 4 * MB_MAX_MEMBERS)
+		return;
+	if (ch->announced) {
+		/* it is still flushing: our VIEW to it was lost */
+		if (idx != -1 && !ch->ok[idx])
+			mb_send_view(l, src);
+		return;
+	}
+	if (idx != -1 && ch->ok[idx])
 		return;
 	for (i = 0; i < k; i++) {
 		member = wire_u64(r);
@@ -471,11 +511,14 @@ mb_on_flush_ok(struct layer *l, uint64_t src, struct wire_rd *r)
 			return;
 		cut_merge(&ch->cut, member, seq, src);
 	}
+	if (idx == -1)
+		return;		/* a leaving coordinator's own vector */
 	ch->ok[idx] = 1;
 	for (i = 0; i < ch->members.n; i++)
 		if (!ch->ok[i])
 			return;
-	if (mb->state == MB_FLUSHING && mb->flush_coord == layer_self(l))
+	if (mb->state == MB_FLUSHING && mb->flush_coord == layer_self(l) &&
+	    mb->flush_id == ch->id)
 		mb_change_cut(l);
 }
 
@@ -530,6 +573,16 @@ mb_on_view_ack(struct layer *l, uint64_t src, struct wire_rd *r)
 	for (i = 0; i < ch->members.n; i++)
 		if (!ch->ok[i])
 			return;
+	mb_change_done(l);
+}
+
+/* Every member installed the view (or went silent). */
+static void
+mb_change_done(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+	struct mb_change *ch = &mb->ch;
+
 	ch->active = 0;
 	free(ch->cut.e);
 	ch->cut.e = NULL;
@@ -560,10 +613,12 @@ mb_on_leave(struct layer *l, uint64_t src)
 {
 	struct mbrship	*mb = l->state;
 
-	if (!mb_is_coord(l) || !set_has(&mb->view, src))
+	if (!mb_is_coord(l))
 		return;
+	/* also to one already out: its first LEAVE_OK was lost */
 	mb_send_simple(l, MB_LEAVE_OK, src);
-	if (set_add(&mb->leavers, src) == 0 && !mb->ch.active)
+	if (set_has(&mb->view, src) && set_add(&mb->leavers, src) == 0 &&
+	    !mb->ch.active)
 		mb_want_change(l);
 }
 
@@ -632,8 +687,11 @@ mb_on_flush(struct layer *l, uint64_t src, struct wire_rd *r)
 		mb_send_flush_ok(l);	/* our answer was lost */
 		return;
 	}
-	if (mb->flush_id != 0 && id < mb->flush_id)
+	/* one flush at a time: a coordinator we answered may count on us */
+	if (mb->flush_id != 0 && (src != mb->flush_coord || id < mb->flush_id))
 		return;
+	if (mb->state == MB_JOINING)
+		mb->join_deadline = layer_now(l) + MB_JOIN_WAIT;
 	mb_flush_start(l, id, src);
 }
 
@@ -653,7 +711,8 @@ mb_on_view(struct layer *l, uint64_t src, struct wire_rd *r)
 	if (get_set(r, &s) == -1 || !set_has(&s, layer_self(l)))
 		return;
 	if (id <= mb->view_id && mb->state != MB_JOINING) {
-		if (id == mb->view_id) {	/* our VIEW_ACK was lost */
+		if (id == mb->view_id && src == mb->view_coord) {
+			/* our VIEW_ACK was lost */
 			ack = mb_msg(9, &w);
 			wire_put8(&w, MB_VIEW_ACK);
 			wire_put64(&w, id);
@@ -740,6 +799,7 @@ mb_install(struct layer *l)
 	layer_ctl_down(l, &e);
 	mb->view = mb->next;
 	mb->view_id = mb->flush_id;
+	mb->view_coord = mb->flush_coord;
 	mb->state = MB_NORMAL;
 	mb->flush_id = 0;
 	mb_keep_members(&mb->leavers, &mb->view);
@@ -921,7 +981,7 @@ mb_up(struct layer *l, struct to_msg *m)
 	case MB_LEAVE:		mb_on_leave(l, src); break;
 	case MB_LEAVE_OK:
 		if (((struct mbrship *)l->state)->leaving &&
-		    src == mb_coord(l->state)) {
+		    ((struct mbrship *)l->state)->state != MB_LEFT) {
 			struct event	 e = { .type = EV_EXIT };
 
 			((struct mbrship *)l->state)->state = MB_LEFT;
@@ -987,6 +1047,13 @@ mb_retry(struct layer *l)
 	uint32_t	 i;
 
 	mb->next_retry = 0;
+	if (ch->active && ++ch->tries > MB_MAX_TRIES) {
+		if (!ch->announced) {
+			mb_change_restart(l);
+			return;
+		}
+		mb_change_done(l);	/* the silent are for failure detection */
+	}
 	if (ch->active) {
 		for (i = 0; i < ch->members.n; i++) {
 			if (ch->ok[i] || ch->members.m[i] == layer_self(l))
@@ -1017,6 +1084,15 @@ mb_timer(struct layer *l)
 	struct mbrship	*mb = l->state;
 	uint64_t	 now = layer_now(l);
 
+	if (mb->state == MB_JOINING && mb->flush_id != 0 &&
+	    now >= mb->join_deadline) {
+		/* the coordinator went on without us: look again */
+		mb->flush_id = 0;
+		mb->flush_coord = 0;
+		mb->next_retry = 0;
+		mb->discover_at = now + MB_DISCOVERY +
+		    layer_random(l) % (200 * MS);
+	}
 	if (mb->state == MB_JOINING) {
 		if (now >= mb->discover_at && mb->flush_id == 0) {
 			mb_found_nobody(l);
@@ -1049,7 +1125,8 @@ mb_rearm(struct layer *l)
 	uint64_t	 t[5];
 	int		 i;
 
-	t[0] = mb->state == MB_JOINING ? mb->discover_at : 0;
+	t[0] = mb->state != MB_JOINING ? 0 :
+	    mb->flush_id ? mb->join_deadline : mb->discover_at;
 	t[1] = mb->state == MB_JOINING ? mb->next_join : 0;
 	t[2] = mb_is_coord(l) ? mb->next_hello : 0;
 	t[3] = mb->change_at;

@@ -103,8 +103,15 @@ sim_event(void *arg, struct event *e)
 {
 	struct sim_node	*nd = arg;
 
+	uint32_t	 i;
+
 	switch (e->type) {
 	case EV_VIEW:
+		for (i = 0; i < e->view->n; i++)
+			if (e->view->members[i] == nd->id)
+				break;
+		if (i == e->view->n)
+			break;		/* leaving: not ours */
 		free(nd->view.members);
 		nd->view = *e->view;
 		nd->view.members = calloc(e->view->n, sizeof(uint64_t));
