@@ -37,10 +37,11 @@
  *	HELLO	 type u64:view u32:n n*u64:member
  *	FLUSH	 type u64:new-view u32:n n*u64:member
  *	FLUSH_OK type u64:new-view u64:prev-view u32:k k*(u64:member u64:seq)
- *	VIEW	 type u64:view u64:coord-prev-view u32:n n*u64:member
+ *	VIEW	 type u64:view u64:prev-view u64:prev-coord u32:n n*u64:member
  *		 u32:k k*(u64:member u64:seq u64:from) u8:len len*state
  *	VIEW_ACK type u64:view
  *	LEAVE, LEAVE_OK  type
+ *	ALIVE	 type u64:view			(every suspect timeout / 5)
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -64,7 +65,7 @@
 
 enum mb_type {
 	MB_DATA = 1, MB_JOIN, MB_HELLO, MB_FLUSH, MB_FLUSH_OK, MB_VIEW,
-	MB_VIEW_ACK, MB_LEAVE, MB_LEAVE_OK,
+	MB_VIEW_ACK, MB_LEAVE, MB_LEAVE_OK, MB_ALIVE,
 };
 
 enum mb_state {
@@ -90,6 +91,7 @@ struct mb_change {
 	struct cut	 cut;			/* running maximum */
 	int		 announced;		/* VIEW sent */
 	int		 tries;
+	uint64_t	 prev_id, prev_coord;	/* the view it follows */
 	unsigned char	 state[32];
 	size_t		 statelen;
 };
@@ -113,6 +115,12 @@ struct mbrship {
 	size_t		 next_statelen;
 	int		 next_adopt;
 	int		 in_flush_upcall;
+	/* failure detection */
+	uint64_t	 suspect_ns;
+	uint64_t	 heard[MB_MAX_MEMBERS];	/* by rank in view */
+	struct mb_set	 suspects;
+	uint64_t	 next_alive;
+	uint64_t	 cut_deadline;	/* a cut that takes this long is stuck */
 	int		 leaving;
 	uint64_t	 merge_id;	/* highest view id of views merging in */
 	/* data that arrived for a view we have not installed yet */
@@ -126,6 +134,11 @@ static void	mb_install(struct layer *);
 static void	mb_on_flush_ok(struct layer *, uint64_t, struct wire_rd *);
 static void	mb_flush_start(struct layer *, uint64_t, uint64_t);
 static void	mb_change_done(struct layer *);
+static void	mb_change_restart(struct layer *);
+static void	mb_cut_down(struct layer *, struct event *);
+static void	mb_cut_stuck(struct layer *);
+static void	mb_heard(struct layer *, uint64_t);
+static void	mb_excluded(struct layer *, uint64_t);
 
 static int
 set_has(const struct mb_set *s, uint64_t id)
@@ -172,10 +185,16 @@ set_index(const struct mb_set *s, uint64_t id)
 	return -1;
 }
 
+/* The coordinator: the member of lowest rank not suspected of failure. */
 static uint64_t
 mb_coord(const struct mbrship *mb)
 {
-	return mb->view.n > 0 ? mb->view.m[0] : 0;
+	uint32_t	 i;
+
+	for (i = 0; i < mb->view.n; i++)
+		if (!set_has(&mb->suspects, mb->view.m[i]))
+			return mb->view.m[i];
+	return 0;
 }
 
 static int
@@ -314,10 +333,11 @@ mb_send_view(struct layer *l, uint64_t dst)
 	struct to_msg	*m;
 	size_t		 i;
 
-	m = mb_msg(30 + 8 * ch->members.n + 24 * ch->cut.n + ch->statelen, &w);
+	m = mb_msg(38 + 8 * ch->members.n + 24 * ch->cut.n + ch->statelen, &w);
 	wire_put8(&w, MB_VIEW);
 	wire_put64(&w, ch->id);
-	wire_put64(&w, mb->view_id);
+	wire_put64(&w, ch->prev_id);
+	wire_put64(&w, ch->prev_coord);
 	put_set(&w, &ch->members);
 	wire_put32(&w, (uint32_t)ch->cut.n);
 	for (i = 0; i < ch->cut.n; i++) {
@@ -364,6 +384,8 @@ mb_change_begin(struct layer *l, uint64_t id, const struct mb_set *members)
 	ch->active = 1;
 	ch->id = id;
 	ch->members = *members;
+	ch->prev_id = mb->view_id;
+	ch->prev_coord = mb->view_coord;
 	for (i = 0; i < ch->members.n; i++)
 		if (ch->members.m[i] != layer_self(l))
 			mb_send_setmsg(l, MB_FLUSH, ch->id, &ch->members,
@@ -390,10 +412,16 @@ mb_change_start(struct layer *l)
 	uint32_t	 i;
 
 	mb->change_at = 0;
-	id = (mb->merge_id > mb->view_id ? mb->merge_id : mb->view_id) + 1;
+	id = mb->view_id;
+	if (mb->merge_id > id)
+		id = mb->merge_id;
+	if (mb->flush_id > id)
+		id = mb->flush_id;	/* taking over a dead coordinator's */
+	id++;
 	mb->merge_id = 0;
 	for (i = 0; i < mb->view.n; i++)
-		if (!set_has(&mb->leavers, mb->view.m[i]))
+		if (!set_has(&mb->leavers, mb->view.m[i]) &&
+		    !set_has(&mb->suspects, mb->view.m[i]))
 			set_add(&members, mb->view.m[i]);
 	for (i = 0; i < mb->joiners.n; i++)
 		set_add(&members, mb->joiners.m[i]);
@@ -411,7 +439,7 @@ mb_change_restart(struct layer *l)
 	uint32_t	 i;
 
 	for (i = 0; i < ch->members.n; i++)
-		if (ch->ok[i])
+		if (ch->ok[i] && !set_has(&mb->suspects, ch->members.m[i]))
 			set_add(&answered, ch->members.m[i]);
 	mb_change_begin(l, ch->id + 1, &answered);
 }
@@ -467,6 +495,7 @@ mb_change_cut(struct layer *l)
 	struct event	 e = { .type = EV_CUT };
 
 	mb->state = MB_CUTTING;
+	mb->cut_deadline = layer_now(l) + MB_MAX_TRIES * MB_RETRY;
 	free(mb->next_cut.e);
 	mb->next_cut.n = mb->ch.cut.n;
 	mb->next_cut.e = reallocarray(NULL, mb->ch.cut.n + 1,
@@ -634,8 +663,14 @@ mb_on_hello(struct layer *l, uint64_t src, struct wire_rd *r)
 	uint64_t	 id = wire_u64(r);
 	uint32_t	 i;
 
-	if (get_set(r, &other) == -1 || !mb_is_coord(l) || mb->ch.active ||
-	    other.m[0] != src || set_has(&mb->view, src))
+	if (get_set(r, &other) == -1)
+		return;
+	if (mb->state == MB_NORMAL && set_has(&mb->view, src) &&
+	    id > mb->view_id && !set_has(&other, layer_self(l))) {
+		mb_excluded(l, id);
+		return;
+	}
+	if (!mb_is_coord(l) || mb->ch.active || set_has(&mb->view, src))
 		return;
 	if (other.n > mb->view.n ||
 	    (other.n == mb->view.n && src < layer_self(l)))
@@ -662,6 +697,8 @@ mb_flush_start(struct layer *l, uint64_t id, uint64_t coord)
 		mb->in_flush_upcall = 0;
 		mb->state = MB_FLUSHING;
 	}
+	if (mb->state == MB_CUTTING)
+		mb->state = MB_FLUSHING;	/* that change died: this one */
 	/* a joiner has no old view to flush and stays MB_JOINING */
 	mb->flush_id = id;
 	mb->flush_coord = coord;
@@ -669,6 +706,24 @@ mb_flush_start(struct layer *l, uint64_t id, uint64_t coord)
 	if (coord != layer_self(l))
 		mb->next_retry = layer_now(l) + MB_RETRY;
 	mb_rearm(l);
+}
+
+/*
+ * src proposes members s while we are in coord's flush: follow src only
+ * if both are of our view and src left coord out, or we suspect coord.
+ */
+static int
+mb_takes_over(struct layer *l, uint64_t src, uint64_t coord,
+    const struct mb_set *s)
+{
+	struct mbrship	*mb = l->state;
+
+	if (mb->state == MB_JOINING)
+		return 0;
+	if (set_has(&mb->suspects, coord))
+		return 1;
+	return set_has(&mb->view, src) && set_has(&mb->view, coord) &&
+	    !set_has(s, coord);
 }
 
 static void
@@ -679,17 +734,34 @@ mb_on_flush(struct layer *l, uint64_t src, struct wire_rd *r)
 	uint64_t	 id = wire_u64(r);
 
 	if (get_set(r, &s) == -1 || !set_has(&s, layer_self(l)) ||
-	    mb->state == MB_LEFT || mb->state == MB_CUTTING)
+	    mb->state == MB_LEFT)
 		return;
 	if (mb->state != MB_JOINING && id <= mb->view_id)
 		return;
 	if (mb->flush_id == id && mb->flush_coord == src) {
-		mb_send_flush_ok(l);	/* our answer was lost */
+		if (mb->state != MB_CUTTING)
+			mb_send_flush_ok(l);	/* our answer was lost */
 		return;
 	}
-	/* one flush at a time: a coordinator we answered may count on us */
-	if (mb->flush_id != 0 && (src != mb->flush_coord || id < mb->flush_id))
+	/*
+	 * One flush at a time: a coordinator we answered may count on us.
+	 * We follow another only if it has left ours out (it found it dead)
+	 * or we suspect ours ourselves.
+	 */
+	if (mb->flush_id != 0 && mb->flush_coord != layer_self(l) &&
+	    src != mb->flush_coord) {
+		if (!mb_takes_over(l, src, mb->flush_coord, &s))
+			return;
+		set_add(&mb->suspects, mb->flush_coord);
+	} else if (mb->flush_id != 0 && id < mb->flush_id)
 		return;
+	if (mb->state == MB_CUTTING && src == mb->flush_coord)
+		return;
+	if (mb->ch.active && src != layer_self(l)) {
+		/* another has taken over from us: stand down */
+		free(mb->ch.cut.e);
+		memset(&mb->ch, 0, sizeof(mb->ch));
+	}
 	if (mb->state == MB_JOINING)
 		mb->join_deadline = layer_now(l) + MB_JOIN_WAIT;
 	mb_flush_start(l, id, src);
@@ -701,13 +773,14 @@ mb_on_view(struct layer *l, uint64_t src, struct wire_rd *r)
 	struct mbrship	*mb = l->state;
 	struct event	 e = { .type = EV_CUT };
 	struct mb_set	 s;
-	uint64_t	 id;
+	uint64_t	 id, prev_id, prev_coord;
 	uint32_t	 k, i;
 	struct wire_wr	 w;
 	struct to_msg	*ack;
 
 	id = wire_u64(r);
-	(void)wire_u64(r);	/* the coordinator's previous view */
+	prev_id = wire_u64(r);
+	prev_coord = wire_u64(r);
 	if (get_set(r, &s) == -1 || !set_has(&s, layer_self(l)))
 		return;
 	if (id <= mb->view_id && mb->state != MB_JOINING) {
@@ -747,13 +820,15 @@ mb_on_view(struct layer *l, uint64_t src, struct wire_rd *r)
 	mb->next = s;
 	/* a joiner, or a member of a view merging into the coordinator's,
 	 * takes the coordinator's order state */
-	mb->next_adopt = mb->state == MB_JOINING || !set_has(&mb->view, src);
+	mb->next_adopt = mb->state == MB_JOINING || prev_id != mb->view_id ||
+	    prev_coord != mb->view_coord;
 	if (mb->state == MB_JOINING) {
 		/* nothing of an old view to obtain */
 		mb->state = MB_CUTTING;
 		mb_install(l);
 	} else {
 		mb->state = MB_CUTTING;
+		mb->cut_deadline = layer_now(l) + MB_MAX_TRIES * MB_RETRY;
 		mb_cut_down(l, &e);
 	}
 }
@@ -801,6 +876,9 @@ mb_install(struct layer *l)
 	mb->view_id = mb->flush_id;
 	mb->view_coord = mb->flush_coord;
 	mb->state = MB_NORMAL;
+	mb->suspects.n = 0;
+	for (uint32_t i = 0; i < mb->view.n; i++)
+		mb->heard[i] = layer_now(l);
 	mb->flush_id = 0;
 	mb_keep_members(&mb->leavers, &mb->view);
 	memset(&e, 0, sizeof(e));
@@ -855,6 +933,97 @@ mb_cut_done(struct layer *l)
 		mb_install(l);
 }
 
+/* --- failure detection ---------------------------------------------- */
+
+static void
+mb_heard(struct layer *l, uint64_t src)
+{
+	struct mbrship	*mb = l->state;
+	int		 i = set_index(&mb->view, src);
+
+	if (i >= 0)
+		mb->heard[i] = layer_now(l);
+}
+
+/* Members silent for the suspect timeout are suspected; the coordinator
+ * (perhaps newly so, its seniors suspected) starts a change without them. */
+static void
+mb_check_failures(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+	uint64_t	 now = layer_now(l);
+	uint32_t	 i;
+	int		 news = 0;
+
+	if (mb->state == MB_JOINING || mb->state == MB_LEFT)
+		return;
+	for (i = 0; i < mb->view.n; i++) {
+		if (mb->view.m[i] == layer_self(l) ||
+		    set_has(&mb->suspects, mb->view.m[i]) ||
+		    now - mb->heard[i] < mb->suspect_ns)
+			continue;
+		set_add(&mb->suspects, mb->view.m[i]);
+		news = 1;
+	}
+	if (mb->state == MB_CUTTING && now >= mb->cut_deadline)
+		mb_cut_stuck(l);
+	if ((news || mb->suspects.n > 0) && mb_is_coord(l) &&
+	    !mb->ch.active && mb->change_at == 0)
+		mb_want_change(l);
+}
+
+/*
+ * A cut that does not complete: a holder of messages died.  The
+ * coordinator runs the change again with fresh vectors; a member asks the
+ * coordinator, which held the whole cut before it sent VIEW.
+ */
+static void
+mb_cut_stuck(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+	struct event	 e = { .type = EV_CUT };
+	size_t		 i;
+
+	mb->cut_deadline = layer_now(l) + MB_MAX_TRIES * MB_RETRY;
+	if (mb->ch.active && mb->flush_coord == layer_self(l)) {
+		mb_change_restart(l);
+		return;
+	}
+	for (i = 0; i < mb->next_cut.n; i++)
+		mb->next_cut.e[i].from = mb->flush_coord;
+	mb_cut_down(l, &e);
+}
+
+/*
+ * Our coordinator announces a view without us: we were taken for dead.
+ * Close the view we had alone; as a group of one we will be merged back.
+ */
+static void
+mb_excluded(struct layer *l, uint64_t newer)
+{
+	struct mbrship	*mb = l->state;
+	struct event	 e = { .type = EV_FLUSH };
+
+	if (mb->state == MB_NORMAL) {
+		mb->in_flush_upcall = 1;
+		layer_ctl_up(l, &e);
+		mb->in_flush_upcall = 0;
+	}
+	free(mb->ch.cut.e);
+	memset(&mb->ch, 0, sizeof(mb->ch));
+	mb->joiners.n = mb->leavers.n = 0;
+	mb->change_at = mb->next_retry = 0;
+	mb->flush_id = (newer > mb->view_id ? newer : mb->view_id) + 1;
+	mb->flush_coord = layer_self(l);
+	mb->next.n = 1;
+	mb->next.m[0] = layer_self(l);
+	free(mb->next_cut.e);
+	memset(&mb->next_cut, 0, sizeof(mb->next_cut));
+	mb->next_statelen = 0;
+	mb->next_adopt = 0;
+	mb_install(l);
+}
+
 /* --- layer entry points ---------------------------------------------- */
 
 static int
@@ -866,6 +1035,8 @@ mb_init(struct layer *l)
 		return -1;
 	l->state = mb;
 	mb->state = MB_JOINING;
+	mb->suspect_ns = (layer_config(l)->suspect_ms ?
+	    layer_config(l)->suspect_ms : TO_SUSPECT_DEFAULT) * MS;
 	mb->discover_at = layer_now(l) + MB_DISCOVERY +
 	    layer_random(l) % (200 * MS);
 	mb->next_join = layer_now(l);
@@ -962,6 +1133,7 @@ mb_up(struct layer *l, struct to_msg *m)
 	int		 type = msg_len(m) > 0 ? msg_data(m)[0] : 0;
 
 	if (type == MB_DATA) {
+		mb_heard(l, src);
 		if (m->meta.flags & MSG_UNRELIABLE) {
 			layer_stats(l)->dropped_bad++;
 			msg_free(m);
@@ -969,9 +1141,11 @@ mb_up(struct layer *l, struct to_msg *m)
 			mb_up_data(l, m);
 		return;
 	}
+	mb_heard(l, src);
 	if (msg_len(m) == 0)
 		r.left = 0;
 	switch (type) {
+	case MB_ALIVE:		break;
 	case MB_JOIN:		mb_on_join(l, src); break;
 	case MB_HELLO:		mb_on_hello(l, src, &r); break;
 	case MB_FLUSH:		mb_on_flush(l, src, &r); break;
@@ -1107,9 +1281,26 @@ mb_timer(struct layer *l)
 		mb_send_setmsg(l, MB_HELLO, mb->view_id, &mb->view, 0);
 		mb->next_hello = now + MB_HELLO_INTERVAL;
 	}
+	if (mb->state != MB_JOINING && mb->state != MB_LEFT &&
+	    now >= mb->next_alive) {
+		struct wire_wr	 w;
+		struct to_msg	*m = mb_msg(9, &w);
+
+		wire_put8(&w, MB_ALIVE);
+		wire_put64(&w, mb->view_id);
+		mb_send(l, m, &w, 0);
+		mb->next_alive = now + mb->suspect_ns / 5;
+		mb_check_failures(l);
+	}
 	if (mb->change_at != 0 && now >= mb->change_at) {
-		if (mb->ch.active || mb->state != MB_NORMAL)
-			mb->change_at = now + MB_CHANGE_DELAY;
+		int	 takeover = (mb->state == MB_FLUSHING ||
+			    mb->state == MB_CUTTING) &&
+			    set_has(&mb->suspects, mb->flush_coord);
+
+		if (mb->ch.active || (mb->state != MB_NORMAL && !takeover) ||
+		    !mb_is_coord(l))
+			mb->change_at = mb_is_coord(l) ?
+			    now + MB_CHANGE_DELAY : 0;
 		else
 			mb_change_start(l);
 	}
@@ -1122,7 +1313,7 @@ static void
 mb_rearm(struct layer *l)
 {
 	struct mbrship	*mb = l->state;
-	uint64_t	 t[5];
+	uint64_t	 t[6];
 	int		 i;
 
 	t[0] = mb->state != MB_JOINING ? 0 :
@@ -1131,8 +1322,10 @@ mb_rearm(struct layer *l)
 	t[2] = mb_is_coord(l) ? mb->next_hello : 0;
 	t[3] = mb->change_at;
 	t[4] = mb->next_retry;
+	t[5] = mb->state != MB_JOINING && mb->state != MB_LEFT ?
+	    mb->next_alive : 0;
 	layer_wake(l, 0);
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < 6; i++)
 		if (t[i] != 0)
 			layer_wake_by(l, t[i] > layer_now(l) ? t[i] :
 			    layer_now(l) + 1);

@@ -19,6 +19,7 @@
 #define TO_MAX_MSG_DEFAULT	(64u << 20)	/* 64 MiB */
 #define TO_WINDOW_DEFAULT	4096		/* unstable messages per member */
 #define TO_GROUP_MAX		64		/* bytes in a group name */
+#define TO_SUSPECT_DEFAULT	1000		/* ms of silence: suspected */
 
 struct to_config {
 	const char	*group;		/* group name, required */
@@ -31,6 +32,8 @@ struct to_config {
 	size_t		 max_msg;	/* largest message, 0: TO_MAX_MSG_DEFAULT */
 	size_t		 window;	/* flow-control window, 0: TO_WINDOW_DEFAULT */
 	uint64_t	 seed;		/* PRNG seed for faults, 0: random */
+	uint32_t	 suspect_ms;	/* silence before a member is suspected,
+					 * 0: TO_SUSPECT_DEFAULT */
 };
 
 /* What the application learns with each delivered message. */
