@@ -108,7 +108,7 @@ struct mbrship {
 	/* our part in the change under way */
 	uint64_t	 flush_id, flush_coord;
 	uint64_t	 view_coord;	/* who installed our view */
-	uint64_t	 join_deadline;	/* a joiner waiting for VIEW */
+	uint64_t	 flush_heard;	/* last FLUSH or VIEW from flush_coord */
 	struct mb_set	 next;		/* the view being installed */
 	struct cut	 next_cut;
 	unsigned char	 next_state[32];
@@ -139,6 +139,7 @@ static void	mb_cut_down(struct layer *, struct event *);
 static void	mb_cut_stuck(struct layer *);
 static void	mb_heard(struct layer *, uint64_t);
 static void	mb_excluded(struct layer *, uint64_t);
+static void	mb_flush_abandon(struct layer *);
 
 static int
 set_has(const struct mb_set *s, uint64_t id)
@@ -702,6 +703,7 @@ mb_flush_start(struct layer *l, uint64_t id, uint64_t coord)
 	/* a joiner has no old view to flush and stays MB_JOINING */
 	mb->flush_id = id;
 	mb->flush_coord = coord;
+	mb->flush_heard = layer_now(l);
 	mb_send_flush_ok(l);
 	if (coord != layer_self(l))
 		mb->next_retry = layer_now(l) + MB_RETRY;
@@ -739,6 +741,7 @@ mb_on_flush(struct layer *l, uint64_t src, struct wire_rd *r)
 	if (mb->state != MB_JOINING && id <= mb->view_id)
 		return;
 	if (mb->flush_id == id && mb->flush_coord == src) {
+		mb->flush_heard = layer_now(l);
 		if (mb->state != MB_CUTTING)
 			mb_send_flush_ok(l);	/* our answer was lost */
 		return;
@@ -762,8 +765,6 @@ mb_on_flush(struct layer *l, uint64_t src, struct wire_rd *r)
 		free(mb->ch.cut.e);
 		memset(&mb->ch, 0, sizeof(mb->ch));
 	}
-	if (mb->state == MB_JOINING)
-		mb->join_deadline = layer_now(l) + MB_JOIN_WAIT;
 	mb_flush_start(l, id, src);
 }
 
@@ -796,6 +797,7 @@ mb_on_view(struct layer *l, uint64_t src, struct wire_rd *r)
 	if (id != mb->flush_id || src != mb->flush_coord ||
 	    mb->state == MB_CUTTING)
 		return;
+	mb->flush_heard = layer_now(l);
 	k = wire_u32(r);
 	if (k > 4 * MB_MAX_MEMBERS)
 		return;
@@ -973,6 +975,30 @@ mb_check_failures(struct layer *l)
 }
 
 /*
+ * The coordinator of the change we are in has gone quiet: it died, or went
+ * on without us.  A joiner looks for a group again; a member suspects it,
+ * so the coordinator of its own view (perhaps itself) runs a new change.
+ */
+static void
+mb_flush_abandon(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+
+	if (mb->state == MB_JOINING) {
+		mb->flush_id = 0;
+		mb->flush_coord = 0;
+		mb->next_retry = 0;
+		mb->discover_at = layer_now(l) + MB_DISCOVERY +
+		    layer_random(l) % (200 * MS);
+		return;
+	}
+	set_add(&mb->suspects, mb->flush_coord);
+	mb->flush_heard = layer_now(l);
+	if (mb_is_coord(l) && !mb->ch.active)
+		mb_want_change(l);
+}
+
+/*
  * A cut that does not complete: a holder of messages died.  The
  * coordinator runs the change again with fresh vectors; a member asks the
  * coordinator, which held the whole cut before it sent VIEW.
@@ -1133,7 +1159,9 @@ mb_up(struct layer *l, struct to_msg *m)
 	int		 type = msg_len(m) > 0 ? msg_data(m)[0] : 0;
 
 	if (type == MB_DATA) {
-		mb_heard(l, src);
+		if (msg_len(m) >= 9 && get64(msg_data(m) + 1) <=
+		    ((struct mbrship *)l->state)->view_id)
+			mb_heard(l, src);
 		if (m->meta.flags & MSG_UNRELIABLE) {
 			layer_stats(l)->dropped_bad++;
 			msg_free(m);
@@ -1141,9 +1169,15 @@ mb_up(struct layer *l, struct to_msg *m)
 			mb_up_data(l, m);
 		return;
 	}
-	mb_heard(l, src);
 	if (msg_len(m) == 0)
 		r.left = 0;
+	/*
+	 * A member already in a newer view does not count as heard: if that
+	 * view left us out we suspect it, close our view and are merged back.
+	 */
+	if (type != MB_ALIVE || (msg_len(m) >= 9 && get64(msg_data(m) + 1) <=
+	    ((struct mbrship *)l->state)->view_id))
+		mb_heard(l, src);
 	switch (type) {
 	case MB_ALIVE:		break;
 	case MB_JOIN:		mb_on_join(l, src); break;
@@ -1229,8 +1263,10 @@ mb_retry(struct layer *l)
 		mb_change_done(l);	/* the silent are for failure detection */
 	}
 	if (ch->active) {
+		/* FLUSH goes to all until VIEW: it tells them we live */
 		for (i = 0; i < ch->members.n; i++) {
-			if (ch->ok[i] || ch->members.m[i] == layer_self(l))
+			if (ch->members.m[i] == layer_self(l) ||
+			    (ch->announced && ch->ok[i]))
 				continue;
 			if (ch->announced)
 				mb_send_view(l, ch->members.m[i]);
@@ -1258,15 +1294,9 @@ mb_timer(struct layer *l)
 	struct mbrship	*mb = l->state;
 	uint64_t	 now = layer_now(l);
 
-	if (mb->state == MB_JOINING && mb->flush_id != 0 &&
-	    now >= mb->join_deadline) {
-		/* the coordinator went on without us: look again */
-		mb->flush_id = 0;
-		mb->flush_coord = 0;
-		mb->next_retry = 0;
-		mb->discover_at = now + MB_DISCOVERY +
-		    layer_random(l) % (200 * MS);
-	}
+	if (mb->flush_id != 0 && mb->flush_coord != layer_self(l) &&
+	    now >= mb->flush_heard + MB_JOIN_WAIT)
+		mb_flush_abandon(l);
 	if (mb->state == MB_JOINING) {
 		if (now >= mb->discover_at && mb->flush_id == 0) {
 			mb_found_nobody(l);
@@ -1316,8 +1346,9 @@ mb_rearm(struct layer *l)
 	uint64_t	 t[6];
 	int		 i;
 
-	t[0] = mb->state != MB_JOINING ? 0 :
-	    mb->flush_id ? mb->join_deadline : mb->discover_at;
+	t[0] = mb->flush_id != 0 && mb->flush_coord != layer_self(l) ?
+	    mb->flush_heard + MB_JOIN_WAIT :
+	    mb->state == MB_JOINING ? mb->discover_at : 0;
 	t[1] = mb->state == MB_JOINING ? mb->next_join : 0;
 	t[2] = mb_is_coord(l) ? mb->next_hello : 0;
 	t[3] = mb->change_at;

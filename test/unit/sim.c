@@ -2,8 +2,11 @@
  * sim.c: the simulated network and clock; see sim.h.
  */
 #include <err.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <zlib.h>
 
 #include "sim.h"
 
@@ -78,6 +81,36 @@ sim_send(void *net, uint64_t src, uint64_t dst, const void *p, size_t len)
 }
 
 static void
+sim_verify_data(struct sim_node *nd, const struct to_msg *m)
+{
+	struct verify_entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.type = VERIFY_DATA;
+	e.view_id = m->meta.view_id;
+	e.sender = m->meta.src;
+	e.sender_seq = m->meta.sender_seq;
+	e.global_seq = m->meta.global_seq;
+	e.crc = (uint32_t)crc32(0L, msg_data(m), (uInt)msg_len(m));
+	if (verify_add(nd->sim->verify, nd->vlog, &e) == -1)
+		err(1, "verify_add");
+}
+
+static void
+sim_verify_view(struct sim_node *nd, const struct to_view *v)
+{
+	struct verify_entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.type = VERIFY_VIEW;
+	e.view_id = v->id;
+	e.nmembers = v->n;
+	e.members = v->members;
+	if (verify_add(nd->sim->verify, nd->vlog, &e) == -1)
+		err(1, "verify_add");
+}
+
+static void
 sim_deliver(void *arg, struct to_msg *m)
 {
 	struct sim_node	*nd = arg;
@@ -90,6 +123,7 @@ sim_deliver(void *arg, struct to_msg *m)
 			err(1, "reallocarray");
 	}
 	r = &nd->recs[nd->nrecs++];
+	sim_verify_data(nd, m);
 	r->src = m->meta.src;
 	r->len = msg_len(m);
 	if ((r->data = malloc(r->len + 1)) == NULL)
@@ -112,6 +146,7 @@ sim_event(void *arg, struct event *e)
 				break;
 		if (i == e->view->n)
 			break;		/* leaving: not ours */
+		sim_verify_view(nd, e->view);
 		free(nd->view.members);
 		nd->view = *e->view;
 		nd->view.members = calloc(e->view->n, sizeof(uint64_t));
@@ -138,8 +173,13 @@ sim_node_init(struct sim *s, int i, const char *spec, const char *faults)
 	struct sim_node	*nd = &s->nodes[i];
 	struct stack_app app = { sim_deliver, sim_event, nd };
 
+	char		 name[32];
+
 	nd->sim = s;
 	nd->index = i;
+	snprintf(name, sizeof(name), "node %d", i);
+	if ((nd->vlog = verify_log(s->verify, name)) == -1)
+		return -1;
 	nd->id = sim_random(s) | 1;
 	nd->alive = 1;
 	nd->cfg.group = "sim";
@@ -176,6 +216,10 @@ sim_new(int n, const char *spec, const char *faults, uint64_t seed)
 		return NULL;
 	s->rng = seed;
 	s->now = 1000000000ULL;
+	if ((s->verify = verify_new()) == NULL) {
+		free(s);
+		return NULL;
+	}
 	s->latency = SIM_LATENCY;
 	for (i = 0; i < n; i++) {
 		s->n = i + 1;
@@ -219,6 +263,7 @@ sim_free(struct sim *s)
 		free(s->nodes[i].recs);
 		free(s->nodes[i].view.members);
 	}
+	verify_free(s->verify);
 	free(s);
 }
 

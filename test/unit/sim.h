@@ -12,6 +12,7 @@
 
 #include "com_mem.h"
 #include "layer.h"
+#include "verify.h"
 
 #define SIM_MAX_NODES	32
 #define SIM_LATENCY	20000	/* ns, one way */
@@ -37,6 +38,7 @@ struct sim_node {
 	int		 views;		/* how many EV_VIEW */
 	int		 exited;	/* EV_EXIT seen */
 	int		 cut_done;	/* EV_CUT_DONE seen (for NAK tests) */
+	int		 vlog;		/* its log in sim->verify */
 };
 
 struct sim {
@@ -49,6 +51,7 @@ struct sim {
 	uint64_t	 in_flight;
 	uint64_t	 dgrams;	/* sent in all */
 	uint64_t	 latency;	/* one way, ns */
+	struct verify	*verify;	/* every node's views and deliveries */
 };
 
 /* n nodes, each with spec and fault spec (may be NULL), from seed. */

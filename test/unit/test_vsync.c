@@ -1,0 +1,306 @@
+/*
+ * test_vsync.c: seeded random schedules of casts, crashes, joins, leaves,
+ * partitions and heals under loss, over whole stacks in the simulator.
+ * After each schedule every member's log is checked with verify.c (no
+ * duplicates, sender order, one total order, virtual synchrony), and once
+ * the network has healed the live members must end in one view and
+ * deliver a last burst everywhere.
+ *
+ * TO_SCHEDULES sets how many schedules (default 1000; make soak runs
+ * more); TO_SEED replays one.  A failure prints its seed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "sim.h"
+
+#define SPEC	"dynseq:mbrship:frag:nak:com"
+#define MS	1000000ULL
+#define SEC	(1000 * MS)
+
+struct sched {
+	struct sim	*s;
+	uint64_t	 seed;
+	int		 next[SIM_MAX_NODES];	/* per node: next counter */
+	int		 log;			/* print the schedule */
+};
+
+static int
+live(const struct sim_node *nd)
+{
+	return nd->alive && !nd->exited;
+}
+
+static int
+nlive(struct sim *s)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < s->n; i++)
+		n += live(&s->nodes[i]);
+	return n;
+}
+
+static int
+pick_live(struct sched *sc)
+{
+	struct sim	*s = sc->s;
+	int		 i, k = (int)(sim_random(s) % (uint64_t)nlive(s));
+
+	for (i = 0; i < s->n; i++)
+		if (live(&s->nodes[i]) && k-- == 0)
+			return i;
+	return -1;
+}
+
+static void
+burst(struct sched *sc, int node, int count)
+{
+	char	 buf[32];
+	int	 k, len;
+
+	for (k = 0; k < count; k++) {
+		len = snprintf(buf, sizeof(buf), "%d:%d", node,
+		    sc->next[node]++);
+		(void)sim_cast(sc->s, node, buf, (size_t)len);
+	}
+}
+
+static void
+partition(struct sched *sc)
+{
+	struct sim	*s = sc->s;
+	int		 a[SIM_MAX_NODES], b[SIM_MAX_NODES], na = 0, nb = 0, i;
+
+	for (i = 0; i < s->n; i++) {
+		if (sim_random(s) % 2)
+			a[na++] = i;
+		else
+			b[nb++] = i;
+	}
+	sim_partition(s, a, na, b, nb, 1);
+}
+
+static void
+heal(struct sim *s)
+{
+	memset(s->cut, 0, sizeof(s->cut));
+}
+
+static void
+step(struct sched *sc)
+{
+	struct sim	*s = sc->s;
+	struct event	 leave = { .type = EV_LEAVE };
+	int		 what = (int)(sim_random(s) % 10), i;
+
+	switch (what) {
+	case 0:
+		if (nlive(s) > 2) {
+			i = pick_live(sc);
+			if (sc->log)
+				printf("# crash %d\n", i);
+			sim_crash(s, i);
+		}
+		break;
+	case 1:
+		if (s->n < SIM_MAX_NODES - 1) {
+			i = sim_add(s, SPEC, "loss=5%");
+			if (sc->log)
+				printf("# join %d\n", i);
+		}
+		break;
+	case 2:
+		if (nlive(s) > 2) {
+			i = pick_live(sc);
+			if (sc->log)
+				printf("# leave %d\n", i);
+			sim_ctl(s, i, &leave);
+		}
+		break;
+	case 3:
+		if (sc->log)
+			printf("# partition\n");
+		partition(sc);
+		break;
+	case 4:
+		if (sc->log)
+			printf("# heal\n");
+		heal(s);
+		break;
+	default:
+		i = pick_live(sc);
+		if (sc->log)
+			printf("# burst at %d\n", i);
+		burst(sc, i, 1 + (int)(sim_random(s) % 40));
+		break;
+	}
+	sim_run(s, NULL, NULL, (sim_random(s) % 1500) * MS);
+}
+
+static int
+pick_first_live(struct sim *s)
+{
+	int	 i;
+
+	for (i = 0; i < s->n; i++)
+		if (live(&s->nodes[i]))
+			return i;
+	return 0;
+}
+
+/* Every live member in the same view, of all of them. */
+static int
+one_view(struct sim *s, void *arg)
+{
+	uint64_t	 id = 0;
+	int		 i, n = 0;
+
+	for (i = 0; i < s->n; i++) {
+		if (!live(&s->nodes[i]))
+			continue;
+		if (id == 0)
+			id = s->nodes[i].view.id;
+		if (s->nodes[i].view.id != id)
+			return 0;
+		n++;
+	}
+	return n > 0 && s->nodes[pick_first_live(s)].view.n == (uint32_t)n;
+}
+
+struct last {
+	size_t	 want[SIM_MAX_NODES];
+};
+
+static int
+all_got_last(struct sim *s, void *arg)
+{
+	struct last	*w = arg;
+	int		 i;
+
+	for (i = 0; i < s->n; i++)
+		if (live(&s->nodes[i]) && s->nodes[i].nrecs < w->want[i])
+			return 0;
+	return 1;
+}
+
+static int
+run_schedule(uint64_t seed, int log)
+{
+	struct sched	 sc;
+	struct last	 w;
+	char		 why[256];
+	int		 i, steps, first, ok = 1;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.seed = seed;
+	sc.log = log;
+	sc.s = sim_new(3 + (int)(seed % 3), SPEC, "loss=5%,dup=1%,reorder=1%",
+	    seed);
+	if (sc.s == NULL)
+		return 0;
+	sim_run(sc.s, NULL, NULL, 2 * SEC);
+	steps = 4 + (int)(sim_random(sc.s) % 8);
+	for (i = 0; i < steps; i++)
+		step(&sc);
+	heal(sc.s);
+	if (!sim_run(sc.s, one_view, NULL, 30 * SEC)) {
+		printf("# seed %llu: no single view after the heal\n",
+		    (unsigned long long)seed);
+		for (i = 0; log && i < sc.s->n; i++) {
+			struct sim_node *nd = &sc.s->nodes[i];
+			printf("#  node %d %04llx alive %d exited %d view %llu:",
+			    i, (unsigned long long)(nd->id >> 48), nd->alive,
+			    nd->exited, (unsigned long long)nd->view.id);
+			for (uint32_t j = 0; j < nd->view.n; j++)
+				printf(" %04llx", (unsigned long long)
+				    (nd->view.members[j] >> 48));
+			printf("\n");
+		}
+		ok = 0;
+	}
+	/* a last burst reaches every live member */
+	first = pick_first_live(sc.s);
+	for (i = 0; i < sc.s->n; i++)
+		w.want[i] = sc.s->nodes[i].nrecs + 10;
+	burst(&sc, first, 10);
+	if (ok && !sim_run(sc.s, all_got_last, &w, 30 * SEC)) {
+		printf("# seed %llu: the last burst did not reach everyone\n",
+		    (unsigned long long)seed);
+		for (i = 0; log && i < sc.s->n; i++)
+			printf("#  node %d alive %d exited %d view %llu n %u "
+			    "has %zu wants %zu\n", i, sc.s->nodes[i].alive,
+			    sc.s->nodes[i].exited,
+			    (unsigned long long)sc.s->nodes[i].view.id,
+			    sc.s->nodes[i].view.n, sc.s->nodes[i].nrecs,
+			    w.want[i]);
+		ok = 0;
+	}
+	if (verify_run(sc.s->verify, why, sizeof(why)) == -1) {
+		printf("# seed %llu: %s\n", (unsigned long long)seed, why);
+		ok = 0;
+	}
+	sim_free(sc.s);
+	return ok;
+}
+
+/* Deterministic cases: kill a receiver, a sender, the sequencer. */
+static int
+run_kill(uint64_t seed, int victim)
+{
+	struct sched	 sc;
+	struct last	 w;
+	char		 why[256];
+	int		 i, ok = 1;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.s = sim_new(4, SPEC, "loss=5%", seed);
+	if (sc.s == NULL)
+		return 0;
+	sim_run(sc.s, NULL, NULL, 2 * SEC);
+	burst(&sc, 1, 200);
+	burst(&sc, 2, 200);
+	sim_run(sc.s, NULL, NULL, 2 * MS);
+	sim_crash(sc.s, victim);
+	sim_run(sc.s, one_view, NULL, 5 * SEC);
+	if (nlive(sc.s) != 3 || !one_view(sc.s, NULL))
+		ok = 0;
+	for (i = 0; i < sc.s->n; i++)
+		w.want[i] = sc.s->nodes[i].nrecs + 5;
+	burst(&sc, pick_first_live(sc.s), 5);
+	if (!sim_run(sc.s, all_got_last, &w, 10 * SEC))
+		ok = 0;
+	if (verify_run(sc.s->verify, why, sizeof(why)) == -1) {
+		printf("# kill %d seed %llu: %s\n", victim,
+		    (unsigned long long)seed, why);
+		ok = 0;
+	}
+	sim_free(sc.s);
+	return ok;
+}
+
+int
+main(void)
+{
+	const char	*env;
+	uint64_t	 seed, n = 1000, failed = 0;
+
+	if ((env = getenv("TO_SEED")) != NULL) {
+		seed = strtoull(env, NULL, 10);
+		CHECK(run_schedule(seed, 1));
+		return check_done();
+	}
+	if ((env = getenv("TO_SCHEDULES")) != NULL)
+		n = strtoull(env, NULL, 10);
+	CHECK(run_kill(1, 0));		/* the sequencer and coordinator */
+	CHECK(run_kill(2, 1));		/* a sender */
+	CHECK(run_kill(3, 3));		/* a receiver */
+	for (seed = 1; seed <= n; seed++)
+		failed += !run_schedule(seed, 0);
+	printf("# %llu schedules, %llu failed\n", (unsigned long long)n,
+	    (unsigned long long)failed);
+	CHECK(failed == 0);
+	return check_done();
+}
