@@ -90,7 +90,7 @@ check: deps
 
 demo: deps
 	@$(MAKE) -s all
-	timeout 60 sh examples/demo.sh
+	@timeout 60 sh examples/demo.sh
 
 install: all
 	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \

@@ -79,6 +79,10 @@ struct frag {
 	size_t		 nrx, caprx;
 };
 
+/*
+ * max_msg bounds what the application casts (group.c enforces it exactly);
+ * here a message also carries the headers of the layers above us.
+ */
 static size_t
 frag_max_msg(const struct layer *l)
 {
@@ -86,7 +90,9 @@ frag_max_msg(const struct layer *l)
 
 	if (max == 0)
 		max = TO_MAX_MSG_DEFAULT;
-	return max > FRAG_TOTAL_MAX ? FRAG_TOTAL_MAX : max;
+	if (max > FRAG_TOTAL_MAX - MSG_HEADROOM)
+		return FRAG_TOTAL_MAX;
+	return max + MSG_HEADROOM;
 }
 
 static int

@@ -36,9 +36,13 @@
  *	JOIN	 type
  *	HELLO	 type u64:view u32:n n*u64:member
  *	FLUSH	 type u64:new-view u32:n n*u64:member
- *	FLUSH_OK type u64:new-view u64:prev-view u32:k k*(u64:member u64:seq)
+ *	FLUSH_OK type u64:new-view u64:prev-view u64:prev-coord
+ *		 u32:k k*(u64:member u64:seq)
  *	VIEW	 type u64:view u64:prev-view u64:prev-coord u32:n n*u64:member
- *		 u32:k k*(u64:member u64:seq u64:from) u8:len len*state
+ *		 u32:k k*(u64:member u64:seq u64:from)	the cut of the
+ *						receiver's previous view
+ *		 u32:j j*(u64:member u64:seq)		where streams start
+ *		 u8:len len*state
  *	VIEW_ACK type u64:view
  *	LEAVE, LEAVE_OK  type
  *	ALIVE	 type u64:view			(every suspect timeout / 5)
@@ -88,7 +92,13 @@ struct mb_change {
 	uint64_t	 id;
 	struct mb_set	 members;
 	int		 ok[MB_MAX_MEMBERS];	/* FLUSH_OK (then VIEW_ACK) */
-	struct cut	 cut;			/* running maximum */
+	struct cut	 cut;		/* the maximum of all: where streams start */
+	/* each FLUSH_OK: its sender's previous view and vector */
+	struct mb_report {
+		uint64_t	 member, prev_id, prev_coord;
+		struct cut	 vec;
+	}		 rep[MB_MAX_MEMBERS + 1];
+	int		 nrep;
 	int		 announced;		/* VIEW sent */
 	int		 tries;
 	uint64_t	 prev_id, prev_coord;	/* the view it follows */
@@ -110,7 +120,8 @@ struct mbrship {
 	uint64_t	 view_coord;	/* who installed our view */
 	uint64_t	 flush_heard;	/* last FLUSH or VIEW from flush_coord */
 	struct mb_set	 next;		/* the view being installed */
-	struct cut	 next_cut;
+	struct cut	 next_cut;	/* what our previous view must obtain */
+	struct cut	 next_start;	/* where each stream starts in the next */
 	unsigned char	 next_state[32];
 	size_t		 next_statelen;
 	int		 next_adopt;
@@ -140,6 +151,10 @@ static void	mb_cut_stuck(struct layer *);
 static void	mb_heard(struct layer *, uint64_t);
 static void	mb_excluded(struct layer *, uint64_t);
 static void	mb_flush_abandon(struct layer *);
+static void	cut_merge(struct cut *, uint64_t, uint64_t, uint64_t);
+static void	mb_group_cut(const struct mb_change *, uint64_t, struct cut *);
+static void	mb_change_clear(struct mb_change *);
+static int	mb_read_start(struct wire_rd *, struct cut *);
 
 static int
 set_has(const struct mb_set *s, uint64_t id)
@@ -298,10 +313,11 @@ mb_send_flush_ok(struct layer *l)
 
 	if (mb->state != MB_JOINING)
 		layer_ctl_down(l, &e);
-	m = mb_msg(21 + 16 * (e.cut.n + 1), &w);
+	m = mb_msg(29 + 16 * (e.cut.n + 1), &w);
 	wire_put8(&w, MB_FLUSH_OK);
 	wire_put64(&w, mb->flush_id);
 	wire_put64(&w, mb->state == MB_JOINING ? 0 : mb->view_id);
+	wire_put64(&w, mb->state == MB_JOINING ? 0 : mb->view_coord);
 	for (i = 0; i < e.cut.n; i++)
 		have_self |= e.cut.e[i].member == layer_self(l);
 	wire_put32(&w, (uint32_t)e.cut.n + !have_self);
@@ -330,21 +346,30 @@ mb_send_view(struct layer *l, uint64_t dst)
 {
 	struct mbrship	*mb = l->state;
 	struct mb_change *ch = &mb->ch;
+	struct cut	 g = { 0, NULL };
 	struct wire_wr	 w;
 	struct to_msg	*m;
 	size_t		 i;
 
-	m = mb_msg(38 + 8 * ch->members.n + 24 * ch->cut.n + ch->statelen, &w);
+	mb_group_cut(ch, dst, &g);
+	m = mb_msg(42 + 8 * ch->members.n + 24 * g.n + 16 * ch->cut.n +
+	    ch->statelen, &w);
 	wire_put8(&w, MB_VIEW);
 	wire_put64(&w, ch->id);
 	wire_put64(&w, ch->prev_id);
 	wire_put64(&w, ch->prev_coord);
 	put_set(&w, &ch->members);
+	wire_put32(&w, (uint32_t)g.n);
+	for (i = 0; i < g.n; i++) {
+		wire_put64(&w, g.e[i].member);
+		wire_put64(&w, g.e[i].seq);
+		wire_put64(&w, g.e[i].from);
+	}
+	free(g.e);
 	wire_put32(&w, (uint32_t)ch->cut.n);
 	for (i = 0; i < ch->cut.n; i++) {
 		wire_put64(&w, ch->cut.e[i].member);
 		wire_put64(&w, ch->cut.e[i].seq);
-		wire_put64(&w, ch->cut.e[i].from);
 	}
 	wire_put8(&w, (uint8_t)ch->statelen);
 	wire_putmem(&w, ch->state, ch->statelen);
@@ -374,8 +399,7 @@ mb_change_begin(struct layer *l, uint64_t id, const struct mb_set *members)
 	struct event	 e = { .type = EV_EXIT };
 	uint32_t	 i;
 
-	free(ch->cut.e);
-	memset(ch, 0, sizeof(*ch));
+	mb_change_clear(ch);
 	if (members->n == 0) {
 		/* the last member leaves: nobody to hand over to */
 		mb->state = MB_LEFT;
@@ -445,6 +469,58 @@ mb_change_restart(struct layer *l)
 	mb_change_begin(l, ch->id + 1, &answered);
 }
 
+static void
+cut_set(struct cut *dst, const struct cut *src)
+{
+	free(dst->e);
+	dst->n = 0;
+	dst->e = reallocarray(NULL, src->n + 1, sizeof(struct cut_entry));
+	if (dst->e == NULL)
+		return;
+	memcpy(dst->e, src->e, src->n * sizeof(struct cut_entry));
+	dst->n = src->n;
+}
+
+/*
+ * The cut for member's previous view: the most any member of that same
+ * view holds of each stream.  Members of other views (a partition that
+ * healed, a merge) may hold more of a stream, sent in views this member
+ * was not in; it does not wait for those, it starts after them.
+ */
+static void
+mb_group_cut(const struct mb_change *ch, uint64_t member, struct cut *out)
+{
+	const struct mb_report *me = NULL, *rp;
+	size_t		 j;
+	int		 i;
+
+	free(out->e);
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < ch->nrep; i++)
+		if (ch->rep[i].member == member)
+			me = &ch->rep[i];
+	for (i = 0; me != NULL && i < ch->nrep; i++) {
+		rp = &ch->rep[i];
+		if (rp->prev_id != me->prev_id ||
+		    rp->prev_coord != me->prev_coord)
+			continue;
+		for (j = 0; j < rp->vec.n; j++)
+			cut_merge(out, rp->vec.e[j].member, rp->vec.e[j].seq,
+			    rp->member);
+	}
+}
+
+static void
+mb_change_clear(struct mb_change *ch)
+{
+	int	 i;
+
+	free(ch->cut.e);
+	for (i = 0; i < ch->nrep; i++)
+		free(ch->rep[i].vec.e);
+	memset(ch, 0, sizeof(*ch));
+}
+
 /* EV_CUT for the streams of our own previous view only. */
 static void
 mb_cut_down(struct layer *l, struct event *e)
@@ -497,13 +573,8 @@ mb_change_cut(struct layer *l)
 
 	mb->state = MB_CUTTING;
 	mb->cut_deadline = layer_now(l) + MB_MAX_TRIES * MB_RETRY;
-	free(mb->next_cut.e);
-	mb->next_cut.n = mb->ch.cut.n;
-	mb->next_cut.e = reallocarray(NULL, mb->ch.cut.n + 1,
-	    sizeof(struct cut_entry));
-	if (mb->next_cut.e != NULL)
-		memcpy(mb->next_cut.e, mb->ch.cut.e,
-		    mb->ch.cut.n * sizeof(struct cut_entry));
+	mb_group_cut(&mb->ch, layer_self(l), &mb->next_cut);
+	cut_set(&mb->next_start, &mb->ch.cut);
 	mb->next = mb->ch.members;
 	mb->next_adopt = 0;
 	mb->next_statelen = 0;
@@ -515,12 +586,14 @@ mb_on_flush_ok(struct layer *l, uint64_t src, struct wire_rd *r)
 {
 	struct mbrship	*mb = l->state;
 	struct mb_change *ch = &mb->ch;
-	uint64_t	 id, member, seq;
+	struct mb_report *rp;
+	uint64_t	 id, member, seq, prev_id, prev_coord;
 	uint32_t	 k, i;
 	int		 idx;
 
 	id = wire_u64(r);
-	(void)wire_u64(r);		/* previous view: for diagnostics */
+	prev_id = wire_u64(r);
+	prev_coord = wire_u64(r);
 	k = wire_u32(r);
 	idx = set_index(&ch->members, src);
 	if (r->err || !ch->active || id != ch->id ||
@@ -532,15 +605,24 @@ mb_on_flush_ok(struct layer *l, uint64_t src, struct wire_rd *r)
 			mb_send_view(l, src);
 		return;
 	}
-	if (idx != -1 && ch->ok[idx])
+	if ((idx != -1 && ch->ok[idx]) || ch->nrep == MB_MAX_MEMBERS + 1)
 		return;
+	rp = &ch->rep[ch->nrep];
+	memset(rp, 0, sizeof(*rp));
 	for (i = 0; i < k; i++) {
 		member = wire_u64(r);
 		seq = wire_u64(r);
-		if (r->err)
+		if (r->err) {
+			free(rp->vec.e);
 			return;
+		}
 		cut_merge(&ch->cut, member, seq, src);
+		cut_merge(&rp->vec, member, seq, src);
 	}
+	rp->member = src;
+	rp->prev_id = prev_id;
+	rp->prev_coord = prev_coord;
+	ch->nrep++;
 	if (idx == -1)
 		return;		/* a leaving coordinator's own vector */
 	ch->ok[idx] = 1;
@@ -613,10 +695,7 @@ mb_change_done(struct layer *l)
 	struct mbrship	*mb = l->state;
 	struct mb_change *ch = &mb->ch;
 
-	ch->active = 0;
-	free(ch->cut.e);
-	ch->cut.e = NULL;
-	ch->cut.n = 0;
+	mb_change_clear(ch);
 	if (mb->leaving && !set_has(&ch->members, layer_self(l))) {
 		struct event	 e = { .type = EV_EXIT };
 
@@ -666,8 +745,9 @@ mb_on_hello(struct layer *l, uint64_t src, struct wire_rd *r)
 
 	if (get_set(r, &other) == -1)
 		return;
-	if (mb->state == MB_NORMAL && set_has(&mb->view, src) &&
-	    id > mb->view_id && !set_has(&other, layer_self(l))) {
+	if (mb->state != MB_JOINING && mb->state != MB_LEFT &&
+	    set_has(&mb->view, src) && id > mb->view_id &&
+	    !set_has(&other, layer_self(l))) {
 		mb_excluded(l, id);
 		return;
 	}
@@ -762,8 +842,7 @@ mb_on_flush(struct layer *l, uint64_t src, struct wire_rd *r)
 		return;
 	if (mb->ch.active && src != layer_self(l)) {
 		/* another has taken over from us: stand down */
-		free(mb->ch.cut.e);
-		memset(&mb->ch, 0, sizeof(mb->ch));
+		mb_change_clear(&mb->ch);
 	}
 	mb_flush_start(l, id, src);
 }
@@ -812,6 +891,8 @@ mb_on_view(struct layer *l, uint64_t src, struct wire_rd *r)
 		mb->next_cut.e[i].from = wire_u64(r);
 	}
 	mb->next_cut.n = k;
+	if (mb_read_start(r, &mb->next_start) == -1)
+		return;
 	mb->next_statelen = wire_u8(r);
 	if (r->err || mb->next_statelen > sizeof(mb->next_state))
 		return;
@@ -833,6 +914,27 @@ mb_on_view(struct layer *l, uint64_t src, struct wire_rd *r)
 		mb->cut_deadline = layer_now(l) + MB_MAX_TRIES * MB_RETRY;
 		mb_cut_down(l, &e);
 	}
+}
+
+/* Where each stream starts in the next view (the VIEW's last list). */
+static int
+mb_read_start(struct wire_rd *r, struct cut *c)
+{
+	uint32_t	 i, k = wire_u32(r);
+
+	if (r->err || k > 4 * MB_MAX_MEMBERS)
+		return -1;
+	free(c->e);
+	c->n = 0;
+	if ((c->e = reallocarray(NULL, k + 1, sizeof(*c->e))) == NULL)
+		return -1;
+	for (i = 0; i < k; i++) {
+		c->e[i].member = wire_u64(r);
+		c->e[i].seq = wire_u64(r);
+		c->e[i].from = 0;
+	}
+	c->n = k;
+	return r->err ? -1 : 0;
 }
 
 /* Data for the view we just installed that came early, in order. */
@@ -872,7 +974,7 @@ mb_install(struct layer *l)
 	memset(&e, 0, sizeof(e));
 	e.type = EV_VIEW;
 	e.view = &v;
-	e.cut = mb->next_cut;
+	e.cut = mb->next_start;
 	layer_ctl_down(l, &e);
 	mb->view = mb->next;
 	mb->view_id = mb->flush_id;
@@ -917,6 +1019,8 @@ mb_found_nobody(struct layer *l)
 	mb->next.m[0] = layer_self(l);
 	free(mb->next_cut.e);
 	memset(&mb->next_cut, 0, sizeof(mb->next_cut));
+	free(mb->next_start.e);
+	memset(&mb->next_start, 0, sizeof(mb->next_start));
 	mb->next_statelen = 0;
 	mb->next_adopt = 0;
 	mb_install(l);
@@ -1035,8 +1139,7 @@ mb_excluded(struct layer *l, uint64_t newer)
 		layer_ctl_up(l, &e);
 		mb->in_flush_upcall = 0;
 	}
-	free(mb->ch.cut.e);
-	memset(&mb->ch, 0, sizeof(mb->ch));
+	mb_change_clear(&mb->ch);
 	mb->joiners.n = mb->leavers.n = 0;
 	mb->change_at = mb->next_retry = 0;
 	mb->flush_id = (newer > mb->view_id ? newer : mb->view_id) + 1;
@@ -1045,6 +1148,8 @@ mb_excluded(struct layer *l, uint64_t newer)
 	mb->next.m[0] = layer_self(l);
 	free(mb->next_cut.e);
 	memset(&mb->next_cut, 0, sizeof(mb->next_cut));
+	free(mb->next_start.e);
+	memset(&mb->next_start, 0, sizeof(mb->next_start));
 	mb->next_statelen = 0;
 	mb->next_adopt = 0;
 	mb_install(l);
@@ -1082,7 +1187,8 @@ mb_fini(struct layer *l)
 		msg_free(mb->future[i]);
 	free(mb->future);
 	free(mb->next_cut.e);
-	free(mb->ch.cut.e);
+	free(mb->next_start.e);
+	mb_change_clear(&mb->ch);
 	free(mb);
 }
 
@@ -1175,8 +1281,8 @@ mb_up(struct layer *l, struct to_msg *m)
 	 * A member already in a newer view does not count as heard: if that
 	 * view left us out we suspect it, close our view and are merged back.
 	 */
-	if (type != MB_ALIVE || (msg_len(m) >= 9 && get64(msg_data(m) + 1) <=
-	    ((struct mbrship *)l->state)->view_id))
+	if ((type != MB_ALIVE && type != MB_HELLO) || (msg_len(m) >= 9 &&
+	    get64(msg_data(m) + 1) <= ((struct mbrship *)l->state)->view_id))
 		mb_heard(l, src);
 	switch (type) {
 	case MB_ALIVE:		break;

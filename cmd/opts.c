@@ -1,0 +1,673 @@
+/*
+ * opts.c: the options every command takes, opening the group from them,
+ * and the plumbing their poll loops share.
+ *
+ * One table describes every option; a command names the letters it takes
+ * in its opts_tool, and only those (and their long forms) are accepted, so
+ * "torecv --wait 3" is as unknown as "torecv -w 3".
+ */
+#include <sys/stat.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+
+#include "opts.h"
+
+#define OPTS_TIMEOUT_MAX	1e9	/* seconds, keeps ns in 64 bits */
+
+static const struct opts_def {
+	const char	*name;
+	int		 has_arg;
+	int		 ch;
+} opts_defs[] = {
+	{ "null",		no_argument,		'0' },
+	{ "until-alone",	no_argument,		'A' },
+	{ "framed",		no_argument,		'F' },
+	{ "group",		required_argument,	'g' },
+	{ "help",		no_argument,		'h' },
+	{ "interface",		required_argument,	'i' },
+	{ "max-size",		required_argument,	'M' },
+	{ "count",		required_argument,	'n' },
+	{ "protocol",		required_argument,	'p' },
+	{ "quiet",		no_argument,		'q' },
+	{ "echo",		no_argument,		'r' },
+	{ "stack",		required_argument,	's' },
+	{ "transport",		required_argument,	't' },
+	{ "timeout",		required_argument,	'T' },
+	{ "verbose",		no_argument,		'v' },
+	{ "version",		no_argument,		'V' },
+	{ "wait",		required_argument,	'w' },
+	{ "window",		required_argument,	'W' },
+};
+#define OPTS_NDEFS	(sizeof(opts_defs) / sizeof(opts_defs[0]))
+
+static int	 opts_sigpipe[2] = { -1, -1 };
+static int	 opts_stdout_closed;
+static int	 opts_restore_fd = -1, opts_restore_flags;
+
+/* An unset or empty environment variable is NULL. */
+static const char *
+opts_env(const char *name)
+{
+	const char	*s = getenv(name);
+
+	return s != NULL && *s != '\0' ? s : NULL;
+}
+
+static long long
+opts_num(int ch, const char *arg, long long min, long long max)
+{
+	const char	*errstr;
+	long long	 n;
+
+	n = strtonum(arg, min, max, &errstr);
+	if (errstr != NULL)
+		errx(EX_USAGE, "-%c %s: %s, expected %lld to %lld", ch, arg,
+		    errstr, min, max);
+	return n;
+}
+
+/* -M: bytes, with an optional k, m or g suffix (powers of 1024). */
+static size_t
+opts_size(const char *arg)
+{
+	unsigned long long	 n, mul = 1;
+	char			*end;
+
+	errno = 0;
+	n = strtoull(arg, &end, 10);
+	switch (*end) {
+	case 'k': case 'K':
+		mul = 1ULL << 10;
+		end++;
+		break;
+	case 'm': case 'M':
+		mul = 1ULL << 20;
+		end++;
+		break;
+	case 'g': case 'G':
+		mul = 1ULL << 30;
+		end++;
+		break;
+	}
+	if (end == arg || *end != '\0' || *arg == '-' || *arg == '+' ||
+	    errno != 0)
+		errx(EX_USAGE, "-M %s: invalid size, expected 1 to 1G bytes",
+		    arg);
+	if (n == 0 || n > OPTS_MAXMSG_MAX / mul)
+		errx(EX_USAGE, "-M %s: %s, expected 1 to 1G bytes", arg,
+		    n == 0 ? "too small" : "too large");
+	return n * mul;
+}
+
+/* -T: seconds, decimals allowed; returns ns. */
+static uint64_t
+opts_seconds(const char *arg)
+{
+	double	 s;
+	char	*end;
+
+	errno = 0;
+	s = strtod(arg, &end);
+	if (end == arg || *end != '\0' || errno != 0 || !isfinite(s) ||
+	    s <= 0 || s > OPTS_TIMEOUT_MAX)
+		errx(EX_USAGE, "-T %s: invalid timeout, expected seconds "
+		    "greater than 0", arg);
+	return (uint64_t)(s * 1e9);
+}
+
+static void
+opts_check_group(const char *name, const char *from)
+{
+	size_t	 n = strlen(name);
+
+	if (n == 0 || n >= TO_GROUP_MAX ||
+	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789._-") != n)
+		errx(EX_USAGE, "%s %s: invalid group name, expected 1 to %d "
+		    "of A-Z a-z 0-9 . _ -", from, name, TO_GROUP_MAX - 1);
+}
+
+static void
+opts_check_transport(const char *t, const char *from)
+{
+	if (strcmp(t, "local") != 0 && strcmp(t, "udp") != 0 &&
+	    strncmp(t, "udp://", 6) != 0)
+		errx(EX_USAGE, "%s %s: unknown transport, expected local or "
+		    "udp://[ADDR][:PORT]", from, t);
+}
+
+static void
+opts_list_protocols(void)
+{
+	const char *const	*p;
+	int			 w = 0;
+
+	for (p = to_protocols(); *p != NULL; p++)
+		if ((int)strlen(*p) > w)
+			w = strlen(*p);
+	for (p = to_protocols(); *p != NULL; p++)
+		printf("%-*s  %s\n", w, *p, to_protocol_about(*p));
+	if (fflush(stdout) == EOF || ferror(stdout))
+		err(EX_IOERR, "stdout");
+	exit(EX_OK);
+}
+
+static void
+opts_check_protocol(const char *name)
+{
+	const char *const	*p;
+	char			 valid[256] = "";
+
+	for (p = to_protocols(); *p != NULL; p++) {
+		if (strcmp(*p, name) == 0)
+			return;
+		if (p != to_protocols())
+			strlcat(valid, ", ", sizeof(valid));
+		strlcat(valid, *p, sizeof(valid));
+	}
+	errx(EX_USAGE, "-p %s: unknown protocol, expected one of: %s, or list",
+	    name, valid);
+}
+
+/* The long options of the letters in optstring. */
+static void
+opts_longopts(const char *optstring, struct option *lo)
+{
+	size_t	 i;
+
+	for (i = 0; i < OPTS_NDEFS; i++) {
+		if (strchr(optstring, opts_defs[i].ch) == NULL)
+			continue;
+		lo->name = opts_defs[i].name;
+		lo->has_arg = opts_defs[i].has_arg;
+		lo->flag = NULL;
+		lo->val = opts_defs[i].ch;
+		lo++;
+	}
+	memset(lo, 0, sizeof(*lo));
+}
+
+/* getopt_long(3) returned '?' (unknown) or ':' (argument missing). */
+static void
+opts_bad_option(const struct opts_tool *t, int ch, const char *arg)
+{
+	const char	*what = ch == ':' ? "needs an argument" : "is unknown";
+
+	if (strncmp(arg, "--", 2) == 0)
+		warnx("option %.*s %s", (int)strcspn(arg, "="), arg, what);
+	else
+		warnx("option -%c %s", optopt, what);
+	t->usage(EX_USAGE);
+	exit(EX_USAGE);
+}
+
+static void
+opts_version(const struct opts_tool *t)
+{
+	printf("%s %s\n", t->name, TO_VERSION);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		err(EX_IOERR, "stdout");
+	exit(EX_OK);
+}
+
+static void
+opts_defaults(struct opts *o, const struct opts_tool *t)
+{
+	memset(o, 0, sizeof(*o));
+	o->tool = t;
+	o->mode = FRAME_LINE;
+	o->wait = 1;
+	o->cfg.protocol = "dynseq";
+	o->cfg.group = opts_env("TO_GROUP");
+	o->group_from = "TO_GROUP";
+	o->cfg.transport = opts_env("TO_TRANSPORT");
+	o->transport_from = "TO_TRANSPORT";
+	o->cfg.faults = opts_env("TO_FAULTS");
+}
+
+/* Apply one option; 0 unless it was -p list. */
+static int
+opts_one(struct opts *o, int ch, const char *arg)
+{
+	switch (ch) {
+	case '0':
+		o->mode = FRAME_NUL;
+		break;
+	case 'A':
+		o->until_alone = 1;
+		break;
+	case 'F':
+		o->mode = FRAME_BIN;
+		break;
+	case 'g':
+		o->cfg.group = arg;
+		o->group_from = "-g";
+		break;
+	case 'i':
+		o->cfg.iface = arg;
+		break;
+	case 'M':
+		o->cfg.max_msg = opts_size(arg);
+		break;
+	case 'n':
+		o->count = opts_num(ch, arg, 1, LLONG_MAX);
+		break;
+	case 'p':
+		if (strcmp(arg, "list") == 0)
+			return 1;
+		opts_check_protocol(arg);
+		o->cfg.protocol = arg;
+		break;
+	case 'q':
+		o->quiet = 1;
+		break;
+	case 'r':
+		o->echo = 1;
+		break;
+	case 's':
+		o->cfg.stack = arg;
+		break;
+	case 't':
+		o->cfg.transport = arg;
+		o->transport_from = "-t";
+		break;
+	case 'T':
+		o->timeout = opts_seconds(arg);
+		break;
+	case 'v':
+		o->verbose = 1;
+		break;
+	case 'w':
+		o->wait = opts_num(ch, arg, 1, OPTS_WAIT_MAX);
+		break;
+	case 'W':
+		o->cfg.window = opts_num(ch, arg, 1, OPTS_WINDOW_MAX);
+		break;
+	default:
+		o->tool->usage(EX_USAGE);
+		exit(EX_USAGE);
+	}
+	return 0;
+}
+
+/*
+ * Put /dev/null on a closed 0, 1 or 2, so that no descriptor we open
+ * later takes its place; remember a closed stdout to report it.
+ */
+static void
+opts_stdfds(void)
+{
+	int	 fd;
+
+	for (fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		if (fd == STDOUT_FILENO)
+			opts_stdout_closed = 1;
+		if (open("/dev/null", O_RDWR) != fd)
+			_exit(EX_OSERR);
+	}
+}
+
+void
+opts_parse(struct opts *o, const struct opts_tool *t, int argc, char *argv[])
+{
+	struct option	 lo[OPTS_NDEFS + 1];
+	char		 optstring[64];
+	int		 ch, list = 0, nul = 0, framed = 0;
+
+	opts_stdfds();
+	opts_defaults(o, t);
+	opts_longopts(t->optstring, lo);
+	snprintf(optstring, sizeof(optstring), ":%s", t->optstring);
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, optstring, lo, NULL)) != -1) {
+		if (ch == '?' || ch == ':')
+			opts_bad_option(t, ch, argv[optind - 1]);
+		if (ch == 'h') {
+			t->usage(EX_OK);
+			exit(EX_OK);
+		}
+		if (ch == 'V')
+			opts_version(t);
+		nul |= ch == '0';
+		framed |= ch == 'F';
+		list |= opts_one(o, ch, optarg);
+	}
+	if (nul && framed)
+		errx(EX_USAGE, "-0 and -F cannot be used together");
+	if (list)
+		opts_list_protocols();
+	o->files = argv + optind;
+	o->nfiles = argc - optind;
+	if (o->nfiles > 0 && !t->operands) {
+		warnx("unexpected argument: %s", o->files[0]);
+		t->usage(EX_USAGE);
+		exit(EX_USAGE);
+	}
+	if (o->cfg.group == NULL)
+		errx(EX_USAGE, "no group: use -g or set TO_GROUP");
+	opts_check_group(o->cfg.group, o->group_from);
+	if (o->cfg.transport != NULL)
+		opts_check_transport(o->cfg.transport, o->transport_from);
+	if (o->cfg.max_msg == 0)
+		o->cfg.max_msg = TO_MAX_MSG_DEFAULT;
+}
+
+/*
+ * The settings to_open() rejects with EINVAL that came from the user, for
+ * the error message: "(check -s x:y, TO_FAULTS=loss=200%)".
+ */
+static void
+opts_suspects(const struct opts *o, char *buf, size_t len)
+{
+	const struct to_config	*c = &o->cfg;
+	const char		*sep = " (check ";
+
+	*buf = '\0';
+	if (c->stack != NULL) {
+		snprintf(buf, len, "%s-s %s", sep, c->stack);
+		sep = ", ";
+	}
+	if (c->transport != NULL) {
+		snprintf(buf + strlen(buf), len - strlen(buf), "%s-t %s", sep,
+		    c->transport);
+		sep = ", ";
+	}
+	if (c->iface != NULL) {
+		snprintf(buf + strlen(buf), len - strlen(buf), "%s-i %s", sep,
+		    c->iface);
+		sep = ", ";
+	}
+	if (c->faults != NULL)
+		snprintf(buf + strlen(buf), len - strlen(buf),
+		    "%sTO_FAULTS=%s", sep, c->faults);
+	if (*buf != '\0')
+		strlcat(buf, ")", len);
+}
+
+struct to_group *
+opts_open(const struct opts *o, const struct to_callbacks *cb)
+{
+	struct to_group	*g;
+	char		 why[512];
+	int		 saved;
+
+	if ((g = to_open(&o->cfg, cb)) != NULL)
+		return g;
+	saved = errno;
+	if (saved == EINVAL || saved == ENOTSUP || saved == EPROTONOSUPPORT) {
+		opts_suspects(o, why, sizeof(why));
+		errx(EX_USAGE, "group %s: %s%s", o->cfg.group,
+		    strerror(saved), why);
+	}
+	errx(EX_OSERR, "group %s: %s", o->cfg.group, strerror(saved));
+}
+
+void
+opts_verbose(const struct opts *o, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 line[512];
+
+	if (!o->verbose)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: %s\n", o->tool->name, line);
+}
+
+/* "tocast: joined view 3: 8f3a21c0d1e2f3a4 ... (3 members)", one write. */
+void
+opts_view(const struct opts *o, const struct to_view *v)
+{
+	char		*line;
+	size_t		 len, n;
+	uint32_t	 i;
+
+	if (!o->verbose)
+		return;
+	len = strlen(o->tool->name) + 64 + (size_t)v->n * 17;
+	if ((line = malloc(len)) == NULL) {
+		warn("view %" PRIu64, v->id);
+		return;
+	}
+	n = snprintf(line, len, "%s: joined view %" PRIu64 ":",
+	    o->tool->name, v->id);
+	for (i = 0; i < v->n; i++)
+		n += snprintf(line + n, len - n, " %016" PRIx64,
+		    v->members[i]);
+	snprintf(line + n, len - n, " (%" PRIu32 " member%s)\n", v->n,
+	    v->n == 1 ? "" : "s");
+	fputs(line, stderr);
+	free(line);
+}
+
+static void
+opts_onsignal(int sig)
+{
+	int		 saved = errno;
+	unsigned char	 c = sig;
+
+	if (write(opts_sigpipe[1], &c, 1) == -1) {
+		/* the pipe is full: a wakeup is pending anyway */
+	}
+	errno = saved;
+}
+
+int
+opts_signals(void)
+{
+	struct sigaction	 sa;
+
+	if (pipe2(opts_sigpipe, O_NONBLOCK | O_CLOEXEC) == -1)
+		err(EX_OSERR, "pipe");
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = opts_onsignal;
+	if (sigaction(SIGINT, &sa, NULL) == -1 ||
+	    sigaction(SIGTERM, &sa, NULL) == -1)
+		err(EX_OSERR, "sigaction");
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+		err(EX_OSERR, "sigaction");
+	return opts_sigpipe[0];
+}
+
+int
+opts_signalled(int fd)
+{
+	unsigned char	 buf[64];
+	int		 got = 0;
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		got = 1;
+	if (got) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+	}
+	return got;
+}
+
+int
+opts_pollfds(struct to_group *g, struct pollfd **pfd, int *n, int first)
+{
+	struct pollfd	*p;
+	int		 have;
+
+	for (;;) {
+		have = to_pollfds(g, *pfd + first, *n - first);
+		if (have <= *n - first)
+			return first + have;
+		if ((p = reallocarray(*pfd, first + have, sizeof(*p))) == NULL)
+			err(EX_OSERR, NULL);
+		*pfd = p;
+		*n = first + have;
+	}
+}
+
+int
+opts_poll_ms(uint64_t now, uint64_t deadline)
+{
+	uint64_t	 ms;
+
+	if (deadline == UINT64_MAX)
+		return -1;
+	if (deadline <= now)
+		return 0;
+	ms = (deadline - now + 999999) / 1000000;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+static void
+opts_out_restore(void)
+{
+	if (opts_restore_fd != -1)
+		(void)fcntl(opts_restore_fd, F_SETFL, opts_restore_flags);
+}
+
+/*
+ * stdout goes non-blocking only if it is a pipe or a socket, where it
+ * matters, and gets its flags back at exit; a terminal shared with the
+ * shell is left alone (writes to it are blocking, which is fine).
+ */
+void
+opts_out_init(struct opts_out *out, enum frame_mode mode)
+{
+	struct stat	 st;
+	int		 fl;
+
+	out->fd = STDOUT_FILENO;
+	out->oflags = -1;
+	out->high = OPTS_OUT_HIGH;
+	if (opts_stdout_closed)
+		errx(EX_IOERR, "stdout: %s", strerror(EBADF));
+	if ((out->w = frame_writer_new(mode)) == NULL)
+		err(EX_OSERR, "frame_writer_new");
+	if (fstat(out->fd, &st) == -1 ||
+	    !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+		return;
+	if ((fl = fcntl(out->fd, F_GETFL)) == -1 || (fl & O_NONBLOCK))
+		return;
+	if (fcntl(out->fd, F_SETFL, fl | O_NONBLOCK) == -1)
+		return;
+	out->oflags = fl;
+	opts_restore_fd = out->fd;
+	opts_restore_flags = fl;
+	atexit(opts_out_restore);
+}
+
+/*
+ * Poll stdout for writing while bytes are pending, and always for errors,
+ * so that a reader that went away (POLLERR on a pipe) is noticed even
+ * when there is nothing to write.
+ */
+void
+opts_out_pollfd(const struct opts_out *out, struct pollfd *pfd)
+{
+	size_t	 len;
+
+	(void)frame_writer_pending(out->w, &len);
+	pfd->fd = out->fd;
+	pfd->events = len > 0 ? POLLOUT : 0;
+	pfd->revents = 0;
+}
+
+/*
+ * Wait until fd takes more bytes: 0, or -1 with EINTR if a signal came
+ * (the self-pipe is readable), so a stuck reader cannot hold off SIGTERM.
+ */
+static int
+opts_out_wait(int fd)
+{
+	struct pollfd	 pfd[2] = {
+		{ .fd = fd, .events = POLLOUT },
+		{ .fd = opts_sigpipe[0], .events = POLLIN },
+	};
+
+	if (poll(pfd, 2, -1) == -1)
+		return errno == EINTR ? 0 : -1;
+	if (pfd[0].revents & POLLNVAL) {
+		errno = EBADF;
+		return -1;
+	}
+	if (pfd[1].revents & POLLIN) {
+		errno = EINTR;
+		return -1;
+	}
+	return 0;
+}
+
+int
+opts_out_flush(struct opts_out *out, int block)
+{
+	const void	*p;
+	size_t		 len;
+	ssize_t		 n;
+
+	for (;;) {
+		p = frame_writer_pending(out->w, &len);
+		if (len == 0)
+			return 0;
+		if ((n = write(out->fd, p, len)) > 0) {
+			frame_writer_consume(out->w, n);
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN) {
+			if (!block && len <= out->high)
+				return 0;
+			if (opts_out_wait(out->fd) == -1)
+				return errno == EINTR ? 0 : -1;
+			continue;
+		}
+		if (n == 0)
+			errno = EIO;
+		return -1;
+	}
+}
+
+/* After poll(2): a reader that is gone is EPIPE, a closed stdout EBADF. */
+int
+opts_out_event(struct opts_out *out, short revents)
+{
+	if (revents & POLLNVAL) {
+		errno = EBADF;
+		return -1;
+	}
+	if (revents & (POLLERR | POLLHUP)) {
+		errno = EPIPE;
+		return -1;
+	}
+	return opts_out_flush(out, 0);
+}
+
+void
+opts_out_fini(struct opts_out *out)
+{
+	frame_writer_free(out->w);
+	out->w = NULL;
+	if (out->oflags != -1) {
+		(void)fcntl(out->fd, F_SETFL, out->oflags);
+		out->oflags = -1;
+		opts_restore_fd = -1;
+	}
+}

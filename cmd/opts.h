@@ -1,0 +1,90 @@
+/*
+ * opts.h: what the commands share: the common options, opening the group
+ * from them, and the plumbing of their poll loops (signals through a
+ * self-pipe, poll timeouts from absolute deadlines, draining the record
+ * writer to stdout, the -v lifecycle lines).
+ *
+ * Everything here may print and exit with a sysexits(3) code; the library
+ * under it never does.
+ */
+#ifndef TO_OPTS_H
+#define TO_OPTS_H
+
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frame.h"
+#include "to.h"
+
+#define OPTS_WAIT_MAX		1000		/* -w */
+#define OPTS_WINDOW_MAX		1000000		/* -W */
+#define OPTS_MAXMSG_MAX		(1u << 30)	/* -M */
+#define OPTS_LEAVE_NS		3000000000ULL	/* bound on a graceful leave */
+#define OPTS_OUT_HIGH		(256u << 10)	/* block on stdout above this */
+
+/* A command: its name, the options it takes, and its usage(). */
+struct opts_tool {
+	const char	*name;
+	const char	*optstring;	/* getopt(3) letters */
+	int		 operands;	/* takes file operands */
+	void		(*usage)(int status);	/* does not return */
+};
+
+struct opts {
+	const struct opts_tool *tool;
+	struct to_config cfg;
+	enum frame_mode	 mode;		/* -0, -F, else FRAME_LINE */
+	int		 verbose;	/* -v */
+	int		 quiet;		/* -q */
+	int		 echo;		/* -r */
+	int		 until_alone;	/* -A */
+	uint32_t	 wait;		/* -w: members before sending, >= 1 */
+	uint64_t	 count;		/* -n: 0 for no limit */
+	uint64_t	 timeout;	/* -T in ns, 0 for none */
+	const char	*group_from;	/* "-g" or "TO_GROUP", for messages */
+	const char	*transport_from;
+	char		**files;	/* operands */
+	int		 nfiles;
+};
+
+void	 opts_parse(struct opts *, const struct opts_tool *, int, char *[]);
+struct to_group *opts_open(const struct opts *, const struct to_callbacks *);
+void	 opts_verbose(const struct opts *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 opts_view(const struct opts *, const struct to_view *);
+
+/* SIGINT and SIGTERM through a pipe; the read end to poll. */
+int	 opts_signals(void);
+/* 1 if a signal came since the last call; later ones kill as usual. */
+int	 opts_signalled(int);
+
+/*
+ * Fill (*pfd)[first...] with the group's descriptors, growing the array
+ * (*n entries) as needed; returns how many entries to poll.
+ */
+int	 opts_pollfds(struct to_group *, struct pollfd **, int *n, int first);
+/* Milliseconds for poll(2) until the earliest absolute deadline (ns). */
+int	 opts_poll_ms(uint64_t, uint64_t);
+
+/*
+ * stdout for delivered records.  opts_out_flush() writes what it can
+ * without blocking, and waits for stdout only while more than high bytes
+ * are pending (or all of it if block is set), or until a signal comes.
+ * opts_out_event() takes the revents of the pollfd that opts_out_pollfd()
+ * filled, notices a reader that went away, and flushes.  Both return 0, or
+ * -1 with errno (EPIPE: the reader went away).
+ */
+struct opts_out {
+	int		 fd;
+	int		 oflags;	/* to restore on exit, or -1 */
+	size_t		 high;		/* SIZE_MAX: never wait */
+	struct frame_writer *w;
+};
+void	 opts_out_init(struct opts_out *, enum frame_mode);
+void	 opts_out_pollfd(const struct opts_out *, struct pollfd *);
+int	 opts_out_event(struct opts_out *, short revents);
+int	 opts_out_flush(struct opts_out *, int block);
+void	 opts_out_fini(struct opts_out *);
+
+#endif /* TO_OPTS_H */

@@ -1,0 +1,286 @@
+/*
+ * torecv: join a group and write the stream it delivers to stdout.
+ *
+ * The main loop runs until something ends it: -n messages delivered, -A
+ * alone in the view, -T expired, a signal, or stdout gone.  Then it leaves
+ * the group gracefully (bounded by OPTS_LEAVE_NS), writes what is pending,
+ * and exits.  A reader that closes the pipe (torecv | head) is a clean end.
+ */
+#include <err.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "opts.h"
+#include "to.h"
+
+enum torecv_phase {
+	RUNNING,
+	LEAVING,
+	DONE,
+};
+
+enum {
+	PFD_SIG,
+	PFD_OUT,
+	PFD_GROUP,	/* and the group's descriptors after it */
+};
+
+struct torecv {
+	struct opts	 o;
+	struct to_group	*g;
+	enum torecv_phase phase;
+	uint64_t	 deadline;	/* -T while RUNNING, leave bound */
+	int		 sigfd;
+	struct pollfd	*pfd;
+	int		 npfd;
+
+	struct opts_out	 out;
+	int		 writing;	/* still writing deliveries */
+	int		 outok;		/* stdout still takes bytes */
+	uint64_t	 delivered;
+	int		 others;	/* -A: was in a view with others */
+	int		 alone;		/* -A: and is alone again */
+
+	int		 stop;		/* leave now */
+	int		 status;	/* exit status */
+	char		 why[256];	/* message to print on exit */
+	int		 fatal;		/* errno of a failure in a callback */
+};
+
+static const char torecv_synopsis[] =
+    "usage: torecv [-0FAvV] [-g group] [-i iface] [-M bytes] [-n count]\n"
+    "              [-p protocol] [-s stack] [-t transport] [-T seconds]\n";
+
+static void
+usage(int status)
+{
+	fputs(torecv_synopsis, status == EX_OK ? stdout : stderr);
+	exit(status);
+}
+
+static const struct opts_tool torecv_tool = {
+	.name = "torecv",
+	.optstring = "0AFg:hi:M:n:p:s:t:T:vV",
+	.operands = 0,
+	.usage = usage,
+};
+
+/* Leave; the first failure given sets the exit status and message. */
+static void
+torecv_stop(struct torecv *tr, int status, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	tr->stop = 1;
+	if (tr->status != EX_OK || status == EX_OK)
+		return;
+	tr->status = status;
+	va_start(ap, fmt);
+	vsnprintf(tr->why, sizeof(tr->why), fmt, ap);
+	va_end(ap);
+}
+
+static void
+torecv_deliver(void *arg, const struct to_delivery *d)
+{
+	struct torecv	*tr = arg;
+
+	if (!tr->writing)
+		return;
+	if (frame_write_delivery(tr->out.w, d) == -1)
+		tr->fatal = errno;
+	if (++tr->delivered == tr->o.count) {
+		tr->writing = 0;
+		tr->stop = 1;
+	}
+}
+
+static void
+torecv_view(void *arg, const struct to_view *v)
+{
+	struct torecv	*tr = arg;
+
+	opts_view(&tr->o, v);
+	if (tr->writing && frame_write_view(tr->out.w, v) == -1)
+		tr->fatal = errno;
+	if (v->n > 1)
+		tr->others = 1;
+	else if (tr->others)
+		tr->alone = 1;
+}
+
+static void
+torecv_leave(struct torecv *tr)
+{
+	tr->phase = LEAVING;
+	tr->deadline = to_now() + OPTS_LEAVE_NS;
+	if (to_leave(tr->g) == -1) {
+		warn("leave");
+		tr->phase = DONE;
+	}
+}
+
+/* The number of messages -T waits for: -n, or the first one. */
+static uint64_t
+torecv_target(const struct torecv *tr)
+{
+	return tr->o.count != 0 ? tr->o.count : 1;
+}
+
+static void
+torecv_advance(struct torecv *tr)
+{
+	uint64_t	 want = torecv_target(tr);
+
+	switch (tr->phase) {
+	case RUNNING:
+		if (tr->delivered < want && to_now() >= tr->deadline)
+			torecv_stop(tr, EX_UNAVAILABLE, "timed out waiting "
+			    "for %" PRIu64 " message%s (have %" PRIu64 ")",
+			    want, want == 1 ? "" : "s", tr->delivered);
+		if (tr->o.until_alone && tr->alone)
+			tr->stop = 1;
+		if (tr->stop)
+			torecv_leave(tr);
+		break;
+	case LEAVING:
+		if (to_left(tr->g)) {
+			opts_verbose(&tr->o, "left group");
+			tr->phase = DONE;
+		} else if (to_now() >= tr->deadline) {
+			opts_verbose(&tr->o, "gave up leaving gracefully");
+			tr->phase = DONE;
+		}
+		break;
+	case DONE:
+		break;
+	}
+}
+
+static int
+torecv_pollfds(struct torecv *tr)
+{
+	tr->pfd[PFD_OUT].fd = -1;
+	if (tr->outok)
+		opts_out_pollfd(&tr->out, &tr->pfd[PFD_OUT]);
+	return opts_pollfds(tr->g, &tr->pfd, &tr->npfd, PFD_GROUP);
+}
+
+static int
+torecv_timeout(struct torecv *tr)
+{
+	uint64_t	 wake = to_next_wake(tr->g);
+
+	if (tr->deadline < wake &&
+	    (tr->phase == LEAVING || tr->delivered < torecv_target(tr)))
+		wake = tr->deadline;
+	return opts_poll_ms(to_now(), wake);
+}
+
+/* stdout after poll: EPIPE is a clean end, other errors are not. */
+static void
+torecv_output(struct torecv *tr)
+{
+	if (tr->pfd[PFD_OUT].fd == -1 ||
+	    opts_out_event(&tr->out, tr->pfd[PFD_OUT].revents) == 0)
+		return;
+	if (errno == EPIPE)
+		torecv_stop(tr, EX_OK, NULL);
+	else
+		torecv_stop(tr, EX_IOERR, "stdout: %s", strerror(errno));
+	tr->writing = 0;
+	tr->outok = 0;
+	frame_writer_consume(tr->out.w, SIZE_MAX);
+}
+
+static void
+torecv_step(struct torecv *tr)
+{
+	int	 n;
+
+	torecv_advance(tr);
+	if (tr->phase == DONE)
+		return;
+	n = torecv_pollfds(tr);
+	if (poll(tr->pfd, n, torecv_timeout(tr)) == -1) {
+		if (errno != EINTR)
+			err(EX_OSERR, "poll");
+		return;		/* revents are stale; the self-pipe has it */
+	}
+	if ((tr->pfd[PFD_SIG].revents & POLLIN) && opts_signalled(tr->sigfd)) {
+		/* stop now: nothing more to write, no waiting for stdout */
+		torecv_stop(tr, EX_OK, NULL);
+		tr->writing = 0;
+		tr->out.high = SIZE_MAX;
+	}
+	if (to_process(tr->g) == -1)
+		err(EX_OSERR, "group %s", tr->o.cfg.group);
+	if (tr->fatal != 0) {
+		errno = tr->fatal;
+		err(EX_OSERR, "stdout");
+	}
+	torecv_output(tr);
+}
+
+static void
+torecv_init(struct torecv *tr)
+{
+	struct to_callbacks	 cb = {
+		.deliver = torecv_deliver,
+		.view = torecv_view,
+		.arg = tr,
+	};
+
+	tr->status = EX_OK;
+	tr->writing = 1;
+	tr->outok = 1;
+	tr->npfd = PFD_GROUP + 8;
+	if ((tr->pfd = calloc(tr->npfd, sizeof(*tr->pfd))) == NULL)
+		err(EX_OSERR, NULL);
+	tr->sigfd = opts_signals();
+	tr->pfd[PFD_SIG].fd = tr->sigfd;
+	tr->pfd[PFD_SIG].events = POLLIN;
+	opts_out_init(&tr->out, tr->o.mode);
+	tr->g = opts_open(&tr->o, &cb);
+	tr->deadline = UINT64_MAX;
+	if (tr->o.timeout != 0)
+		tr->deadline = to_now() + tr->o.timeout;
+}
+
+static int
+torecv_finish(struct torecv *tr)
+{
+	int	 block = tr->out.high != SIZE_MAX;	/* no signal */
+
+	to_close(tr->g);
+	if (tr->outok && opts_out_flush(&tr->out, block) == -1 &&
+	    errno != EPIPE)
+		torecv_stop(tr, EX_IOERR, "stdout: %s", strerror(errno));
+	opts_out_fini(&tr->out);
+	if (tr->status != EX_OK)
+		warnx("%s", tr->why);
+	free(tr->pfd);
+	return tr->status;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct torecv	 tr;
+
+	memset(&tr, 0, sizeof(tr));
+	opts_parse(&tr.o, &torecv_tool, argc, argv);
+	torecv_init(&tr);
+	while (tr.phase != DONE)
+		torecv_step(&tr);
+	return torecv_finish(&tr);
+}
