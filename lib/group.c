@@ -100,6 +100,10 @@ group_event(void *arg, struct event *e)
 	uint32_t	 i;
 
 	if (e->type == EV_VIEW && e->view != NULL) {
+		if (g->cfg.watch) {
+			group_view(g, e->view);
+			return;
+		}
 		/* a leaving member closes its last view without being in
 		 * the next: that one is not its to report */
 		for (i = 0; i < e->view->n; i++)

@@ -78,6 +78,7 @@ enum mb_state {
 	MB_FLUSHING,	/* sent FLUSH_OK, waiting for VIEW */
 	MB_CUTTING,	/* have VIEW (or, as coordinator, all FLUSH_OKs) */
 	MB_LEFT,
+	MB_WATCHING,	/* toview -g: listens to HELLO, never joins */
 };
 
 /* A set of member ids in rank order. */
@@ -1165,6 +1166,10 @@ mb_init(struct layer *l)
 	if ((mb = calloc(1, sizeof(*mb))) == NULL)
 		return -1;
 	l->state = mb;
+	if (layer_config(l)->watch) {
+		mb->state = MB_WATCHING;
+		return 0;
+	}
 	mb->state = MB_JOINING;
 	mb->suspect_ns = (layer_config(l)->suspect_ms ?
 	    layer_config(l)->suspect_ms : TO_SUSPECT_DEFAULT) * MS;
@@ -1190,6 +1195,39 @@ mb_fini(struct layer *l)
 	free(mb->next_start.e);
 	mb_change_clear(&mb->ch);
 	free(mb);
+}
+
+/*
+ * A watcher reports each view a coordinator announces, once, as an EV_VIEW
+ * of which it is not a member.
+ */
+static void
+mb_watch_hello(struct layer *l, uint64_t src, struct wire_rd *r)
+{
+	struct mbrship	*mb = l->state;
+	struct event	 e = { .type = EV_VIEW };
+	struct to_view	 v;
+	struct mb_set	 s;
+	uint64_t	 id = wire_u64(r);
+	uint32_t	 i;
+
+	if (get_set(r, &s) == -1 || s.m[0] != src)
+		return;
+	if (id == mb->view_id && src == mb->view_coord && s.n == mb->view.n) {
+		for (i = 0; i < s.n && s.m[i] == mb->view.m[i]; i++)
+			;
+		if (i == s.n)
+			return;		/* seen it */
+	}
+	mb->view = s;
+	mb->view_id = id;
+	mb->view_coord = src;
+	v.id = id;
+	v.n = s.n;
+	v.members = mb->view.m;
+	v.self = layer_self(l);
+	e.view = &v;
+	layer_ctl_up(l, &e);
 }
 
 static int
@@ -1263,6 +1301,13 @@ mb_up(struct layer *l, struct to_msg *m)
 	struct wire_rd	 r = { msg_data(m) + 1, msg_len(m) - 1, 0 };
 	uint64_t	 src = m->meta.src;
 	int		 type = msg_len(m) > 0 ? msg_data(m)[0] : 0;
+
+	if (((struct mbrship *)l->state)->state == MB_WATCHING) {
+		if (type == MB_HELLO && msg_len(m) > 0)
+			mb_watch_hello(l, src, &r);
+		msg_free(m);
+		return;
+	}
 
 	if (type == MB_DATA) {
 		if (msg_len(m) >= 9 && get64(msg_data(m) + 1) <=

@@ -34,6 +34,8 @@ struct to_config {
 	uint64_t	 seed;		/* PRNG seed for faults, 0: random */
 	uint32_t	 suspect_ms;	/* silence before a member is suspected,
 					 * 0: TO_SUSPECT_DEFAULT */
+	int		 watch;		/* only watch: never join, never send;
+					 * views come from coordinators' HELLO */
 };
 
 /* What the application learns with each delivered message. */
