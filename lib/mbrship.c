@@ -27,9 +27,15 @@
  *     and answers VIEW_ACK.
  * Control messages are unreliable (MSG_UNRELIABLE) and retried on timers.
  *
- * Deviations: Horus ran failure detection here too; that comes with the
- * membership-under-failure work (the seams are mb_exclude and the retry
- * timers).  Joins are batched for MB_CHANGE_DELAY.
+ * Failure detection (mb_fail.c): every member sends ALIVE each fifth of
+ * the suspect timeout; the silent are suspected; the coordinator is the
+ * lowest rank not suspected, so a successor takes over with no messages.
+ * The coordinator's side of a change is in mb_change.c.
+ *
+ * Deviations: joins are batched for MB_CHANGE_DELAY; a partition's sides
+ * each go on with their own view and merge when they hear each other's
+ * HELLO (the view with more members, then the smaller coordinator id,
+ * absorbs the other).
  *
  * Header (byte 0 is the type; all integers big-endian):
  *	DATA	 type u64:view						9 bytes
@@ -53,157 +59,10 @@
 
 #include <bsd/stdlib.h>
 
-#include "layer.h"
-#include "wire.h"
-
-#define MS			1000000ULL
-#define MB_JOIN_INTERVAL	(50 * MS)
-#define MB_DISCOVERY		(300 * MS)	/* plus up to 200 ms jitter */
-#define MB_HELLO_INTERVAL	(100 * MS)
-#define MB_CHANGE_DELAY		(20 * MS)
-#define MB_RETRY		(50 * MS)
-#define MB_MAX_MEMBERS		32	/* a VIEW fits one 1472-byte datagram */
-#define MB_MAX_FUTURE		65536	/* data held for a view not yet ours */
-#define MB_MAX_TRIES		10	/* retries before a change goes on without */
-#define MB_JOIN_WAIT		(1000 * MS) /* a joiner's wait for VIEW */
-
-enum mb_type {
-	MB_DATA = 1, MB_JOIN, MB_HELLO, MB_FLUSH, MB_FLUSH_OK, MB_VIEW,
-	MB_VIEW_ACK, MB_LEAVE, MB_LEAVE_OK, MB_ALIVE,
-};
-
-enum mb_state {
-	MB_JOINING,	/* looking for a group */
-	MB_NORMAL,
-	MB_FLUSHING,	/* sent FLUSH_OK, waiting for VIEW */
-	MB_CUTTING,	/* have VIEW (or, as coordinator, all FLUSH_OKs) */
-	MB_LEFT,
-	MB_WATCHING,	/* toview -g: listens to HELLO, never joins */
-};
-
-/* A set of member ids in rank order. */
-struct mb_set {
-	uint32_t	 n;
-	uint64_t	 m[MB_MAX_MEMBERS];
-};
-
-/* The coordinator's side of a view change. */
-struct mb_change {
-	int		 active;
-	uint64_t	 id;
-	struct mb_set	 members;
-	int		 ok[MB_MAX_MEMBERS];	/* FLUSH_OK (then VIEW_ACK) */
-	struct cut	 cut;		/* the maximum of all: where streams start */
-	/* each FLUSH_OK: its sender's previous view and vector */
-	struct mb_report {
-		uint64_t	 member, prev_id, prev_coord;
-		struct cut	 vec;
-	}		 rep[MB_MAX_MEMBERS + 1];
-	int		 nrep;
-	int		 announced;		/* VIEW sent */
-	int		 tries;
-	uint64_t	 prev_id, prev_coord;	/* the view it follows */
-	unsigned char	 state[32];
-	size_t		 statelen;
-};
-
-struct mbrship {
-	enum mb_state	 state;
-	struct mb_set	 view;
-	uint64_t	 view_id;
-	uint64_t	 discover_at, next_join, next_hello, next_retry;
-	uint64_t	 change_at;	/* coordinator: start a change then */
-	struct mb_set	 joiners;	/* coordinator: waiting to join */
-	struct mb_set	 leavers;	/* coordinator: asked to leave */
-	struct mb_change ch;
-	/* our part in the change under way */
-	uint64_t	 flush_id, flush_coord;
-	uint64_t	 view_coord;	/* who installed our view */
-	uint64_t	 flush_heard;	/* last FLUSH or VIEW from flush_coord */
-	struct mb_set	 next;		/* the view being installed */
-	struct cut	 next_cut;	/* what our previous view must obtain */
-	struct cut	 next_start;	/* where each stream starts in the next */
-	unsigned char	 next_state[32];
-	size_t		 next_statelen;
-	int		 next_adopt;
-	int		 in_flush_upcall;
-	/* failure detection */
-	uint64_t	 suspect_ns;
-	uint64_t	 heard[MB_MAX_MEMBERS];	/* by rank in view */
-	struct mb_set	 suspects;
-	uint64_t	 next_alive;
-	uint64_t	 cut_deadline;	/* a cut that takes this long is stuck */
-	int		 leaving;
-	uint64_t	 merge_id;	/* highest view id of views merging in */
-	/* data that arrived for a view we have not installed yet */
-	struct to_msg	**future;
-	size_t		 nfuture;
-	uint64_t	 future_view;
-};
-
-static void	mb_rearm(struct layer *);
-static void	mb_install(struct layer *);
-static void	mb_on_flush_ok(struct layer *, uint64_t, struct wire_rd *);
-static void	mb_flush_start(struct layer *, uint64_t, uint64_t);
-static void	mb_change_done(struct layer *);
-static void	mb_change_restart(struct layer *);
-static void	mb_cut_down(struct layer *, struct event *);
-static void	mb_cut_stuck(struct layer *);
-static void	mb_heard(struct layer *, uint64_t);
-static void	mb_excluded(struct layer *, uint64_t);
-static void	mb_flush_abandon(struct layer *);
-static void	cut_merge(struct cut *, uint64_t, uint64_t, uint64_t);
-static void	mb_group_cut(const struct mb_change *, uint64_t, struct cut *);
-static void	mb_change_clear(struct mb_change *);
-static int	mb_read_start(struct wire_rd *, struct cut *);
-
-static int
-set_has(const struct mb_set *s, uint64_t id)
-{
-	uint32_t	 i;
-
-	for (i = 0; i < s->n; i++)
-		if (s->m[i] == id)
-			return 1;
-	return 0;
-}
-
-static int
-set_add(struct mb_set *s, uint64_t id)
-{
-	if (set_has(s, id))
-		return 0;
-	if (s->n == MB_MAX_MEMBERS)
-		return -1;
-	s->m[s->n++] = id;
-	return 0;
-}
-
-/* Keep in s only the members that are also in v. */
-static void
-mb_keep_members(struct mb_set *s, const struct mb_set *v)
-{
-	uint32_t	 i, n = 0;
-
-	for (i = 0; i < s->n; i++)
-		if (set_has(v, s->m[i]))
-			s->m[n++] = s->m[i];
-	s->n = n;
-}
-
-static int
-set_index(const struct mb_set *s, uint64_t id)
-{
-	uint32_t	 i;
-
-	for (i = 0; i < s->n; i++)
-		if (s->m[i] == id)
-			return (int)i;
-	return -1;
-}
+#include "mbrship.h"
 
 /* The coordinator: the member of lowest rank not suspected of failure. */
-static uint64_t
+uint64_t
 mb_coord(const struct mbrship *mb)
 {
 	uint32_t	 i;
@@ -214,7 +73,7 @@ mb_coord(const struct mbrship *mb)
 	return 0;
 }
 
-static int
+int
 mb_is_coord(struct layer *l)
 {
 	struct mbrship	*mb = l->state;
@@ -225,7 +84,7 @@ mb_is_coord(struct layer *l)
 
 /* --- sending control messages ---------------------------------------- */
 
-static struct to_msg *
+struct to_msg *
 mb_msg(size_t len, struct wire_wr *w)
 {
 	struct to_msg	*m;
@@ -241,7 +100,7 @@ mb_msg(size_t len, struct wire_wr *w)
 	return m;
 }
 
-static void
+void
 mb_send(struct layer *l, struct to_msg *m, struct wire_wr *w, uint64_t dst)
 {
 	if (m == NULL)
@@ -256,8 +115,8 @@ mb_send(struct layer *l, struct to_msg *m, struct wire_wr *w, uint64_t dst)
 	(void)layer_down(l, m);
 }
 
-static void
-put_set(struct wire_wr *w, const struct mb_set *s)
+void
+mb_put_set(struct wire_wr *w, const struct mb_set *s)
 {
 	uint32_t	 i;
 
@@ -266,8 +125,8 @@ put_set(struct wire_wr *w, const struct mb_set *s)
 		wire_put64(w, s->m[i]);
 }
 
-static int
-get_set(struct wire_rd *r, struct mb_set *s)
+int
+mb_get_set(struct wire_rd *r, struct mb_set *s)
 {
 	uint32_t	 i, n = wire_u32(r);
 
@@ -279,7 +138,7 @@ get_set(struct wire_rd *r, struct mb_set *s)
 	return r->err ? -1 : 0;
 }
 
-static void
+void
 mb_send_simple(struct layer *l, enum mb_type t, uint64_t dst)
 {
 	struct wire_wr	 w;
@@ -289,7 +148,7 @@ mb_send_simple(struct layer *l, enum mb_type t, uint64_t dst)
 	mb_send(l, m, &w, dst);
 }
 
-static void
+void
 mb_send_setmsg(struct layer *l, enum mb_type t, uint64_t id,
     const struct mb_set *s, uint64_t dst)
 {
@@ -298,11 +157,11 @@ mb_send_setmsg(struct layer *l, enum mb_type t, uint64_t id,
 
 	wire_put8(&w, t);
 	wire_put64(&w, id);
-	put_set(&w, s);
+	mb_put_set(&w, s);
 	mb_send(l, m, &w, dst);
 }
 
-static void
+void
 mb_send_flush_ok(struct layer *l)
 {
 	struct mbrship	*mb = l->state;
@@ -342,7 +201,7 @@ mb_send_flush_ok(struct layer *l)
 	mb_send(l, m, &w, mb->flush_coord);
 }
 
-static void
+void
 mb_send_view(struct layer *l, uint64_t dst)
 {
 	struct mbrship	*mb = l->state;
@@ -359,7 +218,7 @@ mb_send_view(struct layer *l, uint64_t dst)
 	wire_put64(&w, ch->id);
 	wire_put64(&w, ch->prev_id);
 	wire_put64(&w, ch->prev_coord);
-	put_set(&w, &ch->members);
+	mb_put_set(&w, &ch->members);
 	wire_put32(&w, (uint32_t)g.n);
 	for (i = 0; i < g.n; i++) {
 		wire_put64(&w, g.e[i].member);
@@ -377,397 +236,9 @@ mb_send_view(struct layer *l, uint64_t dst)
 	mb_send(l, m, &w, dst);
 }
 
-/* --- the coordinator's side ------------------------------------------ */
-
-/* Schedule a view change soon, batching whatever else comes meanwhile. */
-static void
-mb_want_change(struct layer *l)
-{
-	struct mbrship	*mb = l->state;
-
-	if (mb->change_at == 0)
-		mb->change_at = layer_now(l) + MB_CHANGE_DELAY;
-	mb_rearm(l);
-}
-
-
-/* Run a change to members as view id (again, if a try went unanswered). */
-static void
-mb_change_begin(struct layer *l, uint64_t id, const struct mb_set *members)
-{
-	struct mbrship	*mb = l->state;
-	struct mb_change *ch = &mb->ch;
-	struct event	 e = { .type = EV_EXIT };
-	uint32_t	 i;
-
-	mb_change_clear(ch);
-	if (members->n == 0) {
-		/* the last member leaves: nobody to hand over to */
-		mb->state = MB_LEFT;
-		layer_ctl_up(l, &e);
-		return;
-	}
-	ch->active = 1;
-	ch->id = id;
-	ch->members = *members;
-	ch->prev_id = mb->view_id;
-	ch->prev_coord = mb->view_coord;
-	for (i = 0; i < ch->members.n; i++)
-		if (ch->members.m[i] != layer_self(l))
-			mb_send_setmsg(l, MB_FLUSH, ch->id, &ch->members,
-			    ch->members.m[i]);
-	mb->next_retry = layer_now(l) + MB_RETRY;
-	if (!set_has(&ch->members, layer_self(l)) && mb->state == MB_NORMAL) {
-		/* a leaving coordinator flushes for its successors */
-		e.type = EV_FLUSH;
-		mb->in_flush_upcall = 1;
-		layer_ctl_up(l, &e);
-		mb->in_flush_upcall = 0;
-		mb->state = MB_FLUSHING;
-	}
-	mb_flush_start(l, ch->id, layer_self(l));
-	mb_rearm(l);
-}
-
-static void
-mb_change_start(struct layer *l)
-{
-	struct mbrship	*mb = l->state;
-	struct mb_set	 members = { 0 };
-	uint64_t	 id;
-	uint32_t	 i;
-
-	mb->change_at = 0;
-	id = mb->view_id;
-	if (mb->merge_id > id)
-		id = mb->merge_id;
-	if (mb->flush_id > id)
-		id = mb->flush_id;	/* taking over a dead coordinator's */
-	id++;
-	mb->merge_id = 0;
-	for (i = 0; i < mb->view.n; i++)
-		if (!set_has(&mb->leavers, mb->view.m[i]) &&
-		    !set_has(&mb->suspects, mb->view.m[i]))
-			set_add(&members, mb->view.m[i]);
-	for (i = 0; i < mb->joiners.n; i++)
-		set_add(&members, mb->joiners.m[i]);
-	mb->joiners.n = 0;
-	mb_change_begin(l, id, &members);
-}
-
-/* Some never answered FLUSH: go on without them, under a new id. */
-static void
-mb_change_restart(struct layer *l)
-{
-	struct mbrship	*mb = l->state;
-	struct mb_change *ch = &mb->ch;
-	struct mb_set	 answered = { 0 };
-	uint32_t	 i;
-
-	for (i = 0; i < ch->members.n; i++)
-		if (ch->ok[i] && !set_has(&mb->suspects, ch->members.m[i]))
-			set_add(&answered, ch->members.m[i]);
-	mb_change_begin(l, ch->id + 1, &answered);
-}
-
-static void
-cut_set(struct cut *dst, const struct cut *src)
-{
-	free(dst->e);
-	dst->n = 0;
-	dst->e = reallocarray(NULL, src->n + 1, sizeof(struct cut_entry));
-	if (dst->e == NULL)
-		return;
-	memcpy(dst->e, src->e, src->n * sizeof(struct cut_entry));
-	dst->n = src->n;
-}
-
-/*
- * The cut for member's previous view: the most any member of that same
- * view holds of each stream.  Members of other views (a partition that
- * healed, a merge) may hold more of a stream, sent in views this member
- * was not in; it does not wait for those, it starts after them.
- */
-static void
-mb_group_cut(const struct mb_change *ch, uint64_t member, struct cut *out)
-{
-	const struct mb_report *me = NULL, *rp;
-	size_t		 j;
-	int		 i;
-
-	free(out->e);
-	memset(out, 0, sizeof(*out));
-	for (i = 0; i < ch->nrep; i++)
-		if (ch->rep[i].member == member)
-			me = &ch->rep[i];
-	for (i = 0; me != NULL && i < ch->nrep; i++) {
-		rp = &ch->rep[i];
-		if (rp->prev_id != me->prev_id ||
-		    rp->prev_coord != me->prev_coord)
-			continue;
-		for (j = 0; j < rp->vec.n; j++)
-			cut_merge(out, rp->vec.e[j].member, rp->vec.e[j].seq,
-			    rp->member);
-	}
-}
-
-static void
-mb_change_clear(struct mb_change *ch)
-{
-	int	 i;
-
-	free(ch->cut.e);
-	for (i = 0; i < ch->nrep; i++)
-		free(ch->rep[i].vec.e);
-	memset(ch, 0, sizeof(*ch));
-}
-
-/* EV_CUT for the streams of our own previous view only. */
-static void
-mb_cut_down(struct layer *l, struct event *e)
-{
-	struct mbrship	*mb = l->state;
-	size_t		 i;
-
-	e->cut.n = 0;
-	e->cut.e = reallocarray(NULL, mb->next_cut.n + 1,
-	    sizeof(struct cut_entry));
-	if (e->cut.e == NULL)
-		return;
-	for (i = 0; i < mb->next_cut.n; i++)
-		if (set_has(&mb->view, mb->next_cut.e[i].member))
-			e->cut.e[e->cut.n++] = mb->next_cut.e[i];
-	layer_ctl_down(l, e);
-	free(e->cut.e);
-}
-
-static void
-cut_merge(struct cut *c, uint64_t member, uint64_t seq, uint64_t from)
-{
-	struct cut_entry *e;
-	size_t		 i;
-
-	for (i = 0; i < c->n; i++)
-		if (c->e[i].member == member) {
-			if (seq > c->e[i].seq) {
-				c->e[i].seq = seq;
-				c->e[i].from = from;
-			}
-			return;
-		}
-	e = reallocarray(c->e, c->n + 1, sizeof(*e));
-	if (e == NULL)
-		return;
-	c->e = e;
-	c->e[c->n].member = member;
-	c->e[c->n].seq = seq;
-	c->e[c->n].from = from;
-	c->n++;
-}
-
-/* All members flushed: obtain the cut ourselves, then announce. */
-static void
-mb_change_cut(struct layer *l)
-{
-	struct mbrship	*mb = l->state;
-	struct event	 e = { .type = EV_CUT };
-
-	mb->state = MB_CUTTING;
-	mb->cut_deadline = layer_now(l) + MB_MAX_TRIES * MB_RETRY;
-	mb_group_cut(&mb->ch, layer_self(l), &mb->next_cut);
-	cut_set(&mb->next_start, &mb->ch.cut);
-	mb->next = mb->ch.members;
-	mb->next_adopt = 0;
-	mb->next_statelen = 0;
-	mb_cut_down(l, &e);
-}
-
-static void
-mb_on_flush_ok(struct layer *l, uint64_t src, struct wire_rd *r)
-{
-	struct mbrship	*mb = l->state;
-	struct mb_change *ch = &mb->ch;
-	struct mb_report *rp;
-	uint64_t	 id, member, seq, prev_id, prev_coord;
-	uint32_t	 k, i;
-	int		 idx;
-
-	id = wire_u64(r);
-	prev_id = wire_u64(r);
-	prev_coord = wire_u64(r);
-	k = wire_u32(r);
-	idx = set_index(&ch->members, src);
-	if (r->err || !ch->active || id != ch->id ||
-	    (idx == -1 && src != layer_self(l)) || k > 4 * MB_MAX_MEMBERS)
-		return;
-	if (ch->announced) {
-		/* it is still flushing: our VIEW to it was lost */
-		if (idx != -1 && !ch->ok[idx])
-			mb_send_view(l, src);
-		return;
-	}
-	if ((idx != -1 && ch->ok[idx]) || ch->nrep == MB_MAX_MEMBERS + 1)
-		return;
-	rp = &ch->rep[ch->nrep];
-	memset(rp, 0, sizeof(*rp));
-	for (i = 0; i < k; i++) {
-		member = wire_u64(r);
-		seq = wire_u64(r);
-		if (r->err) {
-			free(rp->vec.e);
-			return;
-		}
-		cut_merge(&ch->cut, member, seq, src);
-		cut_merge(&rp->vec, member, seq, src);
-	}
-	rp->member = src;
-	rp->prev_id = prev_id;
-	rp->prev_coord = prev_coord;
-	ch->nrep++;
-	if (idx == -1)
-		return;		/* a leaving coordinator's own vector */
-	ch->ok[idx] = 1;
-	for (i = 0; i < ch->members.n; i++)
-		if (!ch->ok[i])
-			return;
-	if (mb->state == MB_FLUSHING && mb->flush_coord == layer_self(l) &&
-	    mb->flush_id == ch->id)
-		mb_change_cut(l);
-}
-
-/* The coordinator holds the cut: install, then tell everyone. */
-static void
-mb_change_announce(struct layer *l)
-{
-	struct mbrship	*mb = l->state;
-	struct mb_change *ch = &mb->ch;
-	uint32_t	 i;
-	int		 staying = set_has(&ch->members, layer_self(l));
-
-	memset(ch->ok, 0, sizeof(ch->ok));
-	ch->announced = 1;
-	if (staying) {
-		mb_install(l);
-		ch->statelen = mb->next_statelen;
-		memcpy(ch->state, mb->next_state, ch->statelen);
-		ch->ok[set_index(&ch->members, layer_self(l))] = 1;
-	} else {
-		/* leaving: let the order layer finish the old view */
-		struct event	 e = { .type = EV_VIEW };
-		struct to_view	 v = { ch->id, ch->members.n, ch->members.m,
-				    layer_self(l) };
-
-		e.view = &v;
-		e.prev_view_id = mb->view_id;
-		layer_ctl_up(l, &e);
-		ch->statelen = e.view_state_len;
-		memcpy(ch->state, e.view_state, ch->statelen);
-	}
-	for (i = 0; i < ch->members.n; i++)
-		if (ch->members.m[i] != layer_self(l))
-			mb_send_view(l, ch->members.m[i]);
-	mb->next_retry = layer_now(l) + MB_RETRY;
-	mb_rearm(l);
-}
-
-static void
-mb_on_view_ack(struct layer *l, uint64_t src, struct wire_rd *r)
-{
-	struct mbrship	*mb = l->state;
-	struct mb_change *ch = &mb->ch;
-	uint64_t	 id = wire_u64(r);
-	uint32_t	 i;
-	int		 idx;
-
-	if (r->err || !ch->active || !ch->announced || id != ch->id ||
-	    (idx = set_index(&ch->members, src)) == -1)
-		return;
-	ch->ok[idx] = 1;
-	for (i = 0; i < ch->members.n; i++)
-		if (!ch->ok[i])
-			return;
-	mb_change_done(l);
-}
-
-/* Every member installed the view (or went silent). */
-static void
-mb_change_done(struct layer *l)
-{
-	struct mbrship	*mb = l->state;
-	struct mb_change *ch = &mb->ch;
-
-	mb_change_clear(ch);
-	if (mb->leaving && !set_has(&ch->members, layer_self(l))) {
-		struct event	 e = { .type = EV_EXIT };
-
-		mb->state = MB_LEFT;
-		layer_ctl_up(l, &e);
-	} else if (mb->joiners.n > 0 || mb->leavers.n > 0)
-		mb_want_change(l);
-}
-
-static void
-mb_on_join(struct layer *l, uint64_t src)
-{
-	struct mbrship	*mb = l->state;
-
-	if (!mb_is_coord(l) || set_has(&mb->view, src) ||
-	    (mb->ch.active && set_has(&mb->ch.members, src)))
-		return;
-	if (set_add(&mb->joiners, src) == 0)
-		mb_want_change(l);
-}
-
-static void
-mb_on_leave(struct layer *l, uint64_t src)
-{
-	struct mbrship	*mb = l->state;
-
-	if (!mb_is_coord(l))
-		return;
-	/* also to one already out: its first LEAVE_OK was lost */
-	mb_send_simple(l, MB_LEAVE_OK, src);
-	if (set_has(&mb->view, src) && set_add(&mb->leavers, src) == 0 &&
-	    !mb->ch.active)
-		mb_want_change(l);
-}
-
-/*
- * Another coordinator's HELLO: the senior view (more members, then the
- * smaller coordinator id) absorbs the junior one.
- */
-static void
-mb_on_hello(struct layer *l, uint64_t src, struct wire_rd *r)
-{
-	struct mbrship	*mb = l->state;
-	struct mb_set	 other;
-	uint64_t	 id = wire_u64(r);
-	uint32_t	 i;
-
-	if (get_set(r, &other) == -1)
-		return;
-	if (mb->state != MB_JOINING && mb->state != MB_LEFT &&
-	    set_has(&mb->view, src) && id > mb->view_id &&
-	    !set_has(&other, layer_self(l))) {
-		mb_excluded(l, id);
-		return;
-	}
-	if (!mb_is_coord(l) || mb->ch.active || set_has(&mb->view, src))
-		return;
-	if (other.n > mb->view.n ||
-	    (other.n == mb->view.n && src < layer_self(l)))
-		return;		/* we are the junior: wait for its FLUSH */
-	for (i = 0; i < other.n; i++)
-		if (!set_has(&mb->view, other.m[i]))
-			set_add(&mb->joiners, other.m[i]);
-	if (id > mb->merge_id)
-		mb->merge_id = id;
-	mb_want_change(l);
-}
-
 /* --- every member's side --------------------------------------------- */
 
-static void
+void
 mb_flush_start(struct layer *l, uint64_t id, uint64_t coord)
 {
 	struct mbrship	*mb = l->state;
@@ -791,32 +262,14 @@ mb_flush_start(struct layer *l, uint64_t id, uint64_t coord)
 	mb_rearm(l);
 }
 
-/*
- * src proposes members s while we are in coord's flush: follow src only
- * if both are of our view and src left coord out, or we suspect coord.
- */
-static int
-mb_takes_over(struct layer *l, uint64_t src, uint64_t coord,
-    const struct mb_set *s)
-{
-	struct mbrship	*mb = l->state;
-
-	if (mb->state == MB_JOINING)
-		return 0;
-	if (set_has(&mb->suspects, coord))
-		return 1;
-	return set_has(&mb->view, src) && set_has(&mb->view, coord) &&
-	    !set_has(s, coord);
-}
-
-static void
+void
 mb_on_flush(struct layer *l, uint64_t src, struct wire_rd *r)
 {
 	struct mbrship	*mb = l->state;
 	struct mb_set	 s;
 	uint64_t	 id = wire_u64(r);
 
-	if (get_set(r, &s) == -1 || !set_has(&s, layer_self(l)) ||
+	if (mb_get_set(r, &s) == -1 || !set_has(&s, layer_self(l)) ||
 	    mb->state == MB_LEFT)
 		return;
 	if (mb->state != MB_JOINING && id <= mb->view_id)
@@ -848,7 +301,7 @@ mb_on_flush(struct layer *l, uint64_t src, struct wire_rd *r)
 	mb_flush_start(l, id, src);
 }
 
-static void
+void
 mb_on_view(struct layer *l, uint64_t src, struct wire_rd *r)
 {
 	struct mbrship	*mb = l->state;
@@ -862,7 +315,7 @@ mb_on_view(struct layer *l, uint64_t src, struct wire_rd *r)
 	id = wire_u64(r);
 	prev_id = wire_u64(r);
 	prev_coord = wire_u64(r);
-	if (get_set(r, &s) == -1 || !set_has(&s, layer_self(l)))
+	if (mb_get_set(r, &s) == -1 || !set_has(&s, layer_self(l)))
 		return;
 	if (id <= mb->view_id && mb->state != MB_JOINING) {
 		if (id == mb->view_id && src == mb->view_coord) {
@@ -918,7 +371,7 @@ mb_on_view(struct layer *l, uint64_t src, struct wire_rd *r)
 }
 
 /* Where each stream starts in the next view (the VIEW's last list). */
-static int
+int
 mb_read_start(struct wire_rd *r, struct cut *c)
 {
 	uint32_t	 i, k = wire_u32(r);
@@ -939,7 +392,7 @@ mb_read_start(struct wire_rd *r, struct cut *c)
 }
 
 /* Data for the view we just installed that came early, in order. */
-static void
+void
 mb_release_future(struct layer *l)
 {
 	struct mbrship	*mb = l->state;
@@ -958,7 +411,7 @@ mb_release_future(struct layer *l)
 	free(q);
 }
 
-static void
+void
 mb_install(struct layer *l)
 {
 	struct mbrship	*mb = l->state;
@@ -1009,7 +462,7 @@ mb_install(struct layer *l)
 }
 
 /* A member installs a singleton view when it finds nobody. */
-static void
+void
 mb_found_nobody(struct layer *l)
 {
 	struct mbrship	*mb = l->state;
@@ -1027,7 +480,7 @@ mb_found_nobody(struct layer *l)
 	mb_install(l);
 }
 
-static void
+void
 mb_cut_done(struct layer *l)
 {
 	struct mbrship	*mb = l->state;
@@ -1038,122 +491,6 @@ mb_cut_done(struct layer *l)
 		mb_change_announce(l);
 	else
 		mb_install(l);
-}
-
-/* --- failure detection ---------------------------------------------- */
-
-static void
-mb_heard(struct layer *l, uint64_t src)
-{
-	struct mbrship	*mb = l->state;
-	int		 i = set_index(&mb->view, src);
-
-	if (i >= 0)
-		mb->heard[i] = layer_now(l);
-}
-
-/* Members silent for the suspect timeout are suspected; the coordinator
- * (perhaps newly so, its seniors suspected) starts a change without them. */
-static void
-mb_check_failures(struct layer *l)
-{
-	struct mbrship	*mb = l->state;
-	uint64_t	 now = layer_now(l);
-	uint32_t	 i;
-	int		 news = 0;
-
-	if (mb->state == MB_JOINING || mb->state == MB_LEFT)
-		return;
-	for (i = 0; i < mb->view.n; i++) {
-		if (mb->view.m[i] == layer_self(l) ||
-		    set_has(&mb->suspects, mb->view.m[i]) ||
-		    now - mb->heard[i] < mb->suspect_ns)
-			continue;
-		set_add(&mb->suspects, mb->view.m[i]);
-		news = 1;
-	}
-	if (mb->state == MB_CUTTING && now >= mb->cut_deadline)
-		mb_cut_stuck(l);
-	if ((news || mb->suspects.n > 0) && mb_is_coord(l) &&
-	    !mb->ch.active && mb->change_at == 0)
-		mb_want_change(l);
-}
-
-/*
- * The coordinator of the change we are in has gone quiet: it died, or went
- * on without us.  A joiner looks for a group again; a member suspects it,
- * so the coordinator of its own view (perhaps itself) runs a new change.
- */
-static void
-mb_flush_abandon(struct layer *l)
-{
-	struct mbrship	*mb = l->state;
-
-	if (mb->state == MB_JOINING) {
-		mb->flush_id = 0;
-		mb->flush_coord = 0;
-		mb->next_retry = 0;
-		mb->discover_at = layer_now(l) + MB_DISCOVERY +
-		    layer_random(l) % (200 * MS);
-		return;
-	}
-	set_add(&mb->suspects, mb->flush_coord);
-	mb->flush_heard = layer_now(l);
-	if (mb_is_coord(l) && !mb->ch.active)
-		mb_want_change(l);
-}
-
-/*
- * A cut that does not complete: a holder of messages died.  The
- * coordinator runs the change again with fresh vectors; a member asks the
- * coordinator, which held the whole cut before it sent VIEW.
- */
-static void
-mb_cut_stuck(struct layer *l)
-{
-	struct mbrship	*mb = l->state;
-	struct event	 e = { .type = EV_CUT };
-	size_t		 i;
-
-	mb->cut_deadline = layer_now(l) + MB_MAX_TRIES * MB_RETRY;
-	if (mb->ch.active && mb->flush_coord == layer_self(l)) {
-		mb_change_restart(l);
-		return;
-	}
-	for (i = 0; i < mb->next_cut.n; i++)
-		mb->next_cut.e[i].from = mb->flush_coord;
-	mb_cut_down(l, &e);
-}
-
-/*
- * Our coordinator announces a view without us: we were taken for dead.
- * Close the view we had alone; as a group of one we will be merged back.
- */
-static void
-mb_excluded(struct layer *l, uint64_t newer)
-{
-	struct mbrship	*mb = l->state;
-	struct event	 e = { .type = EV_FLUSH };
-
-	if (mb->state == MB_NORMAL) {
-		mb->in_flush_upcall = 1;
-		layer_ctl_up(l, &e);
-		mb->in_flush_upcall = 0;
-	}
-	mb_change_clear(&mb->ch);
-	mb->joiners.n = mb->leavers.n = 0;
-	mb->change_at = mb->next_retry = 0;
-	mb->flush_id = (newer > mb->view_id ? newer : mb->view_id) + 1;
-	mb->flush_coord = layer_self(l);
-	mb->next.n = 1;
-	mb->next.m[0] = layer_self(l);
-	free(mb->next_cut.e);
-	memset(&mb->next_cut, 0, sizeof(mb->next_cut));
-	free(mb->next_start.e);
-	memset(&mb->next_start, 0, sizeof(mb->next_start));
-	mb->next_statelen = 0;
-	mb->next_adopt = 0;
-	mb_install(l);
 }
 
 /* --- layer entry points ---------------------------------------------- */
@@ -1211,7 +548,7 @@ mb_watch_hello(struct layer *l, uint64_t src, struct wire_rd *r)
 	uint64_t	 id = wire_u64(r);
 	uint32_t	 i;
 
-	if (get_set(r, &s) == -1 || s.m[0] != src)
+	if (mb_get_set(r, &s) == -1 || s.m[0] != src)
 		return;
 	if (id == mb->view_id && src == mb->view_coord && s.n == mb->view.n) {
 		for (i = 0; i < s.n && s.m[i] == mb->view.m[i]; i++)
@@ -1490,7 +827,7 @@ mb_timer(struct layer *l)
 	mb_rearm(l);
 }
 
-static void
+void
 mb_rearm(struct layer *l)
 {
 	struct mbrship	*mb = l->state;

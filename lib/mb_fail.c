@@ -1,0 +1,148 @@
+/*
+ * mb_fail.c: failure detection for MBRSHIP (see mbrship.c): members
+ * silent for the suspect timeout are suspected, the lowest unsuspected
+ * rank coordinates, stuck cuts and flushes are given up, and a member
+ * excluded while alive closes its view alone to be merged back.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bsd/stdlib.h>
+
+#include "mbrship.h"
+
+/* --- failure detection ---------------------------------------------- */
+
+void
+mb_heard(struct layer *l, uint64_t src)
+{
+	struct mbrship	*mb = l->state;
+	int		 i = set_index(&mb->view, src);
+
+	if (i >= 0)
+		mb->heard[i] = layer_now(l);
+}
+
+/* Members silent for the suspect timeout are suspected; the coordinator
+ * (perhaps newly so, its seniors suspected) starts a change without them. */
+void
+mb_check_failures(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+	uint64_t	 now = layer_now(l);
+	uint32_t	 i;
+	int		 news = 0;
+
+	if (mb->state == MB_JOINING || mb->state == MB_LEFT)
+		return;
+	for (i = 0; i < mb->view.n; i++) {
+		if (mb->view.m[i] == layer_self(l) ||
+		    set_has(&mb->suspects, mb->view.m[i]) ||
+		    now - mb->heard[i] < mb->suspect_ns)
+			continue;
+		set_add(&mb->suspects, mb->view.m[i]);
+		news = 1;
+	}
+	if (mb->state == MB_CUTTING && now >= mb->cut_deadline)
+		mb_cut_stuck(l);
+	if ((news || mb->suspects.n > 0) && mb_is_coord(l) &&
+	    !mb->ch.active && mb->change_at == 0)
+		mb_want_change(l);
+}
+
+/*
+ * The coordinator of the change we are in has gone quiet: it died, or went
+ * on without us.  A joiner looks for a group again; a member suspects it,
+ * so the coordinator of its own view (perhaps itself) runs a new change.
+ */
+void
+mb_flush_abandon(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+
+	if (mb->state == MB_JOINING) {
+		mb->flush_id = 0;
+		mb->flush_coord = 0;
+		mb->next_retry = 0;
+		mb->discover_at = layer_now(l) + MB_DISCOVERY +
+		    layer_random(l) % (200 * MS);
+		return;
+	}
+	set_add(&mb->suspects, mb->flush_coord);
+	mb->flush_heard = layer_now(l);
+	if (mb_is_coord(l) && !mb->ch.active)
+		mb_want_change(l);
+}
+
+/*
+ * A cut that does not complete: a holder of messages died.  The
+ * coordinator runs the change again with fresh vectors; a member asks the
+ * coordinator, which held the whole cut before it sent VIEW.
+ */
+void
+mb_cut_stuck(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+	struct event	 e = { .type = EV_CUT };
+	size_t		 i;
+
+	mb->cut_deadline = layer_now(l) + MB_MAX_TRIES * MB_RETRY;
+	if (mb->ch.active && mb->flush_coord == layer_self(l)) {
+		mb_change_restart(l);
+		return;
+	}
+	for (i = 0; i < mb->next_cut.n; i++)
+		mb->next_cut.e[i].from = mb->flush_coord;
+	mb_cut_down(l, &e);
+}
+
+/*
+ * Our coordinator announces a view without us: we were taken for dead.
+ * Close the view we had alone; as a group of one we will be merged back.
+ */
+void
+mb_excluded(struct layer *l, uint64_t newer)
+{
+	struct mbrship	*mb = l->state;
+	struct event	 e = { .type = EV_FLUSH };
+
+	if (mb->state == MB_NORMAL) {
+		mb->in_flush_upcall = 1;
+		layer_ctl_up(l, &e);
+		mb->in_flush_upcall = 0;
+	}
+	mb_change_clear(&mb->ch);
+	mb->joiners.n = mb->leavers.n = 0;
+	mb->change_at = mb->next_retry = 0;
+	mb->flush_id = (newer > mb->view_id ? newer : mb->view_id) + 1;
+	mb->flush_coord = layer_self(l);
+	mb->next.n = 1;
+	mb->next.m[0] = layer_self(l);
+	free(mb->next_cut.e);
+	memset(&mb->next_cut, 0, sizeof(mb->next_cut));
+	free(mb->next_start.e);
+	memset(&mb->next_start, 0, sizeof(mb->next_start));
+	mb->next_statelen = 0;
+	mb->next_adopt = 0;
+	mb_install(l);
+}
+
+/*
+ * src proposes members s while we are in coord's flush: follow src only
+ * if both are of our view and src left coord out, or we suspect coord.
+ */
+int
+mb_takes_over(struct layer *l, uint64_t src, uint64_t coord,
+    const struct mb_set *s)
+{
+	struct mbrship	*mb = l->state;
+
+	if (mb->state == MB_JOINING)
+		return 0;
+	if (set_has(&mb->suspects, coord))
+		return 1;
+	return set_has(&mb->view, src) && set_has(&mb->view, coord) &&
+	    !set_has(s, coord);
+}
+
