@@ -8,9 +8,10 @@
  * none).
  *
  * Guarantees to the layer above:
- *  - every member has one broadcast stream (down with meta.dst 0) and one
- *    point-to-point stream to each member (meta.dst its id), numbered
- *    1, 2, ... for the life of the member, never reset by a view change;
+ *  - every member has one broadcast stream (down with meta.dst 0),
+ *    numbered 1, 2, ... for the life of the member, never reset by a view
+ *    change, and one point-to-point stream to each member (meta.dst its
+ *    id), numbered 1, 2, ... from each view it installs (below);
  *  - the streams of the view's members come up in order, each message
  *    once, without gaps, with meta.src the origin, meta.dst 0 or our id
  *    and meta.stream_seq its number; our own broadcasts and sends to
@@ -21,7 +22,7 @@
  *  - every member keeps every broadcast message it holds until every view
  *    member acknowledged it, so that any of them repairs it while the view
  *    changes; the origin keeps a point-to-point one until its destination
- *    acknowledged it.
+ *    acknowledged it or the view changes.
  *
  * Views: EV_VIEW down lists the members; for one whose broadcast stream
  * we do not follow yet, delivery starts after its ev->cut entry (or at 1).
@@ -29,6 +30,20 @@
  * still answer NAKs for NAK_LIMBO (members that install the view later may
  * still be obtaining the cut from us).  Reliable traffic from anyone else
  * is dropped.  Before the first view reliable sends fail with ENOTCONN.
+ *
+ * Point-to-point streams restart at every view: at EV_VIEW down each one,
+ * to and from every member, starts again at 1 in the epoch of the view id;
+ * what it held is let go (a message in flight is lost: the layers above
+ * send again at the flush what matters, paper section 3.1).  Two members
+ * need not agree on the views between them (one may have dropped the
+ * other while the other never installed a view without it), so a p2p
+ * DATA, REPAIR and NAK, and every ack vector entry about a p2p stream,
+ * carry the epoch.  A receiver drops what comes from an older epoch than
+ * the one it follows, and on a newer one (the sender installed a view
+ * first) restarts its side at once and takes it: MBRSHIP above holds
+ * messages of a view not yet installed.  A sender ignores acks and NAKs
+ * of an epoch other than its own, so that a STATUS of the old view never
+ * frees messages of the new.  Broadcast streams go on across views.
  *
  * Repair: a gap (a later number, or a STATUS telling of one) is asked for
  * after NAK_SETTLE, from the origin (or, while an EV_CUT is pending, from
@@ -42,19 +57,31 @@
  *
  * Header: byte 0 the type, byte 1 flags, then big-endian integers.
  *
- *	 0     1     2                       10    12
+ *	 0     1     2                       10    12                18
  *	+-----+-----+-----------------------+
- *	|  1  | flg |          seq          |  payload               DATA
+ *	|  1  |  0  |          seq          |  payload               DATA
+ *	+-----+-----+-----------------------+-----------------------+
+ *	|  1  | P2P |          seq          |         epoch         |
+ *	+-----+-----+-----------------------+-----------------------+
+ *	   then the payload                        p2p DATA (18 bytes)
  *	+-----+-----+-----------------------+-----+--------------------
  *	|  1  | ACKS|          seq          |  n  |  n entries, payload
  *	+-----+-----+-----------------------+-----+-----------------+
- *	|  2  | flg |        origin         |          seq          |
+ *	|  2  |  0  |        origin         |          seq          |
  *	+-----+-----+-----------------------+-----------------------+
  *	   then the payload                          REPAIR (18 bytes)
- *	+-----+-----+
+ *	+-----+-----+-----------------------+-----------------------+
+ *	|  2  | P2P |        origin         |          seq          |
+ *	+-----+-----+-----------------------+-----------------------+
+ *	|         epoch         |  payload       p2p REPAIR (26 bytes)
+ *	+-----+-----+-----------------------+-----+--------------------
  *	|  3  |  0  |  payload                                     UNREL
  *	+-----+-----+-----------------------+-----+--------------------
- *	|  4  | flg |        origin         |  n  |  n ranges        NAK
+ *	|  4  |  0  |        origin         |  n  |  n ranges        NAK
+ *	+-----+-----+-----------------------+-----+-----------------+
+ *	|  4  | P2P |        origin         |  n  |      epoch      |
+ *	+-----+-----+-----------------------+-----+-----------------+
+ *	   then n ranges                                     p2p NAK
  *	+-----+-----+-----------------------+-----+--------------------
  *	|  5  |  0  |    high (own sent)    |  n  |  n entries    STATUS
  *	+-----+-----+-----------------------+-----+--------------------
@@ -63,19 +90,23 @@
  *	range:	u64 first, u64 last (at most NAK_MAX_RANGES)
  *	entry:	u8 kind, u64 member, u64 seq (17 bytes), kind
  *		1 ACK_BC:   I hold member's broadcasts up to seq, no gap
+ *		or with u64 epoch after seq (25 bytes), kind
  *		2 ACK_P2P:  I hold member's stream to me up to seq
  *		3 HIGH_P2P: I sent my stream to member up to seq
  *	flg:	0x01 P2P: a point-to-point stream (DATA and REPAIR: the
  *		sender's to us; NAK: origin's to the requester), else
- *		origin's broadcasts; 0x02 ACKS (DATA only).
+ *		origin's broadcasts; 0x02 ACKS (DATA only; on a p2p DATA
+ *		the count follows the epoch).
  *
  * A DATA's stream is its sender's; the P2P flag must agree with the COM
  * destination.  The broadcast high and the entries only ever raise what
- * we know.  A STATUS too long for a datagram goes as several.
+ * we know of a stream (an entry of a newer epoch restarts it, above).  A
+ * STATUS too long for a datagram goes as several.
  *
  * Deviations from Horus: stability rides in NAK rather than a STABLE
  * layer; every member, not only the origin, keeps broadcasts until stable
- * (so MBRSHIP's cut can be obtained from any holder); repairs are unicast.
+ * (so MBRSHIP's cut can be obtained from any holder); repairs are unicast;
+ * point-to-point streams restart with every view.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -99,11 +130,14 @@ enum nak_kind { NAK_ACK_BC = 1, NAK_ACK_P2P, NAK_HIGH_P2P };
 #define NAK_F_ACKS	0x02
 
 #define NAK_HDR_DATA	10
-#define NAK_HDR_REPAIR	18	/* the most pushed in front of data */
+#define NAK_HDR_REPAIR	18
+#define NAK_EPOCH	8	/* after those, and a NAK's count, if P2P */
+#define NAK_HDR_MAX	(NAK_HDR_REPAIR + NAK_EPOCH) /* in front of data */
 #define NAK_HDR_UNREL	2
 #define NAK_HDR_VEC	12	/* NAK and STATUS, before the list */
 #define NAK_RANGE	16
-#define NAK_ENTRY	17
+#define NAK_ENTRY	17	/* ACK_BC */
+#define NAK_ENTRY_P2P	(NAK_ENTRY + NAK_EPOCH)
 
 #define NAK_WINDOW	65536	/* held past the next expected, at most */
 #define NAK_MAX_RANGES	64	/* in one request */
@@ -133,6 +167,7 @@ struct ring {
 
 struct stream {
 	struct ring	 ring;
+	uint64_t	 epoch;		/* p2p: the view id it started at */
 	uint64_t	 next;		/* to deliver (in) or to send (out) */
 	uint64_t	 high;		/* in: highest known to exist */
 	uint64_t	 acked;		/* broadcast: by all; p2p out: by dst */
@@ -178,7 +213,7 @@ struct nak {
 
 struct ventry {
 	int		 kind;
-	uint64_t	 member, seq;
+	uint64_t	 member, seq, epoch;
 };
 
 /* --- rings and queues ------------------------------------------------ */
@@ -270,6 +305,16 @@ ring_free(struct ring *r)
 	free(r->s);
 	r->s = NULL;
 	r->cap = 0;
+}
+
+/* Start p2p stream st again at 1 in epoch, letting go of what it held. */
+static void
+stream_restart(struct stream *st, uint64_t epoch)
+{
+	ring_free(&st->ring);
+	memset(st, 0, sizeof(*st));
+	st->epoch = epoch;
+	st->next = st->ring.lo = 1;
 }
 
 /* Make room for one more; -1 if there is no memory. */
@@ -449,6 +494,23 @@ nak_status_due(const struct nak *s, uint64_t now)
 
 /* --- sending --------------------------------------------------------- */
 
+static size_t
+nak_entry_len(int kind)
+{
+	return kind == NAK_ACK_BC ? NAK_ENTRY : NAK_ENTRY_P2P;
+}
+
+/* Entry k of v: kind, member, seq, and for a p2p stream its epoch. */
+static void
+nak_ventry(struct ventry *v, size_t k, int kind, const struct peer *p,
+    uint64_t seq, uint64_t epoch)
+{
+	v[k].kind = kind;
+	v[k].member = p->id;
+	v[k].seq = seq;
+	v[k].epoch = epoch;
+}
+
 /* The ack vector into v (room for 3 per member); returns the count. */
 static size_t
 nak_vector(const struct nak *s, struct ventry *v)
@@ -459,21 +521,26 @@ nak_vector(const struct nak *s, struct ventry *v)
 	for (i = 0; i < s->n; i++) {
 		if ((p = s->peers[i]) == s->me)
 			continue;
-		v[k].kind = NAK_ACK_BC;
-		v[k].member = p->id;
-		v[k++].seq = p->bc.next - 1;
-		if (p->rx.next > 1) {
-			v[k].kind = NAK_ACK_P2P;
-			v[k].member = p->id;
-			v[k++].seq = p->rx.next - 1;
-		}
-		if (p->tx.acked < p->tx.next - 1) {
-			v[k].kind = NAK_HIGH_P2P;
-			v[k].member = p->id;
-			v[k++].seq = p->tx.next - 1;
-		}
+		nak_ventry(v, k++, NAK_ACK_BC, p, p->bc.next - 1, 0);
+		if (p->rx.next > 1)
+			nak_ventry(v, k++, NAK_ACK_P2P, p, p->rx.next - 1,
+			    p->rx.epoch);
+		if (p->tx.acked < p->tx.next - 1)
+			nak_ventry(v, k++, NAK_HIGH_P2P, p, p->tx.next - 1,
+			    p->tx.epoch);
 	}
 	return k;
+}
+
+/* Bytes of the k entries of v on the wire. */
+static size_t
+nak_vector_bytes(const struct ventry *v, size_t k)
+{
+	size_t	 i, b = 0;
+
+	for (i = 0; i < k; i++)
+		b += nak_entry_len(v[i].kind);
+	return b;
 }
 
 /* Header h of a vector: type, flags, high, count, entries. */
@@ -487,10 +554,12 @@ nak_put_vector(unsigned char *h, int type, int flg, uint64_t high,
 	h[1] = flg;
 	put64(h + 2, high);
 	put16(h + 10, (uint16_t)k);
-	for (i = 0, h += NAK_HDR_VEC; i < k; i++, h += NAK_ENTRY) {
+	for (i = 0, h += NAK_HDR_VEC; i < k; h += nak_entry_len(v[i++].kind)) {
 		h[0] = v[i].kind;
 		put64(h + 1, v[i].member);
 		put64(h + 9, v[i].seq);
+		if (v[i].kind != NAK_ACK_BC)
+			put64(h + NAK_ENTRY, v[i].epoch);
 	}
 }
 
@@ -500,26 +569,28 @@ nak_status(struct layer *l)
 	struct nak	*s = l->state;
 	struct ventry	*v;
 	struct to_msg	*m;
-	size_t		 k, i = 0, c, per;
+	size_t		 k, i = 0, c, b, room, el;
 
 	if ((v = reallocarray(NULL, 3 * s->n + 1, sizeof(*v))) == NULL)
 		return;
 	s->dirty = 0;
 	s->status_at = layer_now(l);
 	k = nak_vector(s, v);
-	per = (layer_transport(l)->mtu - s->below - NAK_HDR_VEC) / NAK_ENTRY;
-	if (per > UINT16_MAX)
-		per = UINT16_MAX;
+	room = layer_transport(l)->mtu - s->below - NAK_HDR_VEC;
 	do {
-		c = k - i < per ? k - i : per;
-		m = msg_new(MSG_HEADROOM, NAK_HDR_VEC + c * NAK_ENTRY);
-		if (m == NULL)
+		/* as many entries as fit; nak_init made room for one */
+		for (c = b = 0; i + c < k && c < UINT16_MAX; c++) {
+			if ((el = nak_entry_len(v[i + c].kind)) > room - b)
+				break;
+			b += el;
+		}
+		if ((m = msg_new(MSG_HEADROOM, NAK_HDR_VEC + b)) == NULL)
 			break;
 		nak_put_vector(msg_data(m), NAK_STATUS, 0,
 		    s->me->bc.next - 1, v + i, c);
 		(void)layer_down(l, m);
 		i += c;
-	} while (i < k);
+	} while (c > 0 && i < k);
 	free(v);
 }
 
@@ -535,7 +606,7 @@ nak_piggyback(struct layer *l, const struct to_msg *m, uint64_t seq)
 	if ((v = reallocarray(NULL, 3 * s->n + 1, sizeof(*v))) == NULL)
 		return NULL;
 	k = nak_vector(s, v);
-	len = NAK_HDR_VEC + k * NAK_ENTRY + msg_len(m);
+	len = NAK_HDR_VEC + nak_vector_bytes(v, k) + msg_len(m);
 	if (s->below + len <= layer_transport(l)->mtu &&
 	    (p = msg_new(MSG_HEADROOM, len)) != NULL) {
 		nak_put_vector(msg_data(p), NAK_DATA, NAK_F_ACKS, seq, v, k);
@@ -549,19 +620,25 @@ nak_piggyback(struct layer *l, const struct to_msg *m, uint64_t seq)
 	return p;
 }
 
-/* Put the DATA header on m and send it. */
+/* Put the DATA header on m and send it; a p2p one carries epoch. */
 static void
-nak_send_data(struct layer *l, struct to_msg *m, uint64_t seq, int flg)
+nak_send_data(struct layer *l, struct to_msg *m, uint64_t seq, int flg,
+    uint64_t epoch)
 {
 	unsigned char	*h;
+	size_t		 hl = NAK_HDR_DATA;
 
-	if ((h = msg_push(m, NAK_HDR_DATA)) == NULL) {
+	if (flg & NAK_F_P2P)
+		hl += NAK_EPOCH;
+	if ((h = msg_push(m, hl)) == NULL) {
 		msg_free(m);
 		return;
 	}
 	h[0] = NAK_DATA;
 	h[1] = flg;
 	put64(h + 2, seq);
+	if (flg & NAK_F_P2P)
+		put64(h + NAK_HDR_DATA, epoch);
 	(void)layer_down(l, m);
 }
 
@@ -607,7 +684,7 @@ nak_cast(struct layer *l, struct to_msg *m)
 		msg_free(m);
 		(void)layer_down(l, pb);
 	} else
-		nak_send_data(l, m, seq, 0);
+		nak_send_data(l, m, seq, 0, 0);
 	return 0;
 }
 
@@ -641,7 +718,7 @@ nak_send_p2p(struct layer *l, struct to_msg *m)
 	m->meta.stream_seq = p->tx.next++;
 	m->meta.flags = 0;
 	nak_touch(l);
-	nak_send_data(l, m, m->meta.stream_seq, NAK_F_P2P);
+	nak_send_data(l, m, m->meta.stream_seq, NAK_F_P2P, p->tx.epoch);
 	return 0;
 }
 
@@ -686,7 +763,7 @@ nak_request(struct layer *l, struct peer *p, int bc)
 	struct to_msg	*m;
 	unsigned char	*h, *r;
 	uint64_t	 to = p->id, top = st->high, seq, last = 0;
-	size_t		 nr = 0, asked = 0;
+	size_t		 nr = 0, asked = 0, hl = NAK_HDR_VEC;
 
 	if (st->next > st->high) {
 		st->nak_at = st->nak_upto = 0;
@@ -700,7 +777,9 @@ nak_request(struct layer *l, struct peer *p, int bc)
 	}
 	if (top - st->next >= NAK_MAX_SCAN)
 		top = st->next + NAK_MAX_SCAN - 1;
-	m = msg_new(MSG_HEADROOM, NAK_HDR_VEC + NAK_MAX_RANGES * NAK_RANGE);
+	if (!bc)
+		hl += NAK_EPOCH;
+	m = msg_new(MSG_HEADROOM, hl + NAK_MAX_RANGES * NAK_RANGE);
 	if (m == NULL)
 		return;
 	h = msg_data(m);
@@ -708,11 +787,11 @@ nak_request(struct layer *l, struct peer *p, int bc)
 		if ((sl = ring_at(&st->ring, seq)) != NULL && sl->m != NULL)
 			continue;
 		if (nr > 0 && last == seq - 1)
-			r = h + NAK_HDR_VEC + (nr - 1) * NAK_RANGE;
+			r = h + hl + (nr - 1) * NAK_RANGE;
 		else if (nr == NAK_MAX_RANGES)
 			break;
 		else {
-			r = h + NAK_HDR_VEC + nr++ * NAK_RANGE;
+			r = h + hl + nr++ * NAK_RANGE;
 			put64(r, seq);
 		}
 		put64(r + 8, seq);
@@ -727,24 +806,29 @@ nak_request(struct layer *l, struct peer *p, int bc)
 	h[1] = bc ? 0 : NAK_F_P2P;
 	put64(h + 2, p->id);
 	put16(h + 10, (uint16_t)nr);
-	(void)msg_trim(m, NAK_HDR_VEC + nr * NAK_RANGE);
+	if (!bc)
+		put64(h + NAK_HDR_VEC, st->epoch);
+	(void)msg_trim(m, hl + nr * NAK_RANGE);
 	m->meta.dst = to;
 	st->nak_upto = last;
 	layer_stats(l)->naks_sent++;
 	(void)layer_down(l, m);
 }
 
-/* Send kept message sl, number seq of origin's stream, to member to. */
+/*
+ * Send kept message sl, number seq of origin's broadcasts, or of its
+ * stream to member to in epoch if p2p, to member to.
+ */
 static int
 nak_repair(struct layer *l, struct slot *sl, uint64_t to, uint64_t origin,
-    int p2p, uint64_t seq)
+    int p2p, uint64_t seq, uint64_t epoch)
 {
 	struct to_msg	*c;
 	unsigned char	*h;
 
 	if ((c = msg_clone(sl->m)) == NULL)
 		return -1;
-	if ((h = msg_push(c, NAK_HDR_REPAIR)) == NULL) {
+	if ((h = msg_push(c, p2p ? NAK_HDR_MAX : NAK_HDR_REPAIR)) == NULL) {
 		msg_free(c);
 		return -1;
 	}
@@ -752,6 +836,8 @@ nak_repair(struct layer *l, struct slot *sl, uint64_t to, uint64_t origin,
 	h[1] = p2p ? NAK_F_P2P : 0;
 	put64(h + 2, origin);
 	put64(h + 10, seq);
+	if (p2p)
+		put64(h + NAK_HDR_REPAIR, epoch);
 	c->meta.dst = to;
 	c->meta.flags = MSG_RETRANSMIT;
 	sl->rep_at = layer_now(l);
@@ -761,11 +847,12 @@ nak_repair(struct layer *l, struct slot *sl, uint64_t to, uint64_t origin,
 	return 0;
 }
 
-/* Answer n ranges rg (checked for length) from ring r. */
+/* Answer n ranges rg (checked for length) from what stream st keeps. */
 static void
-nak_serve(struct layer *l, struct ring *r, uint64_t to, uint64_t origin,
+nak_serve(struct layer *l, struct stream *st, uint64_t to, uint64_t origin,
     int p2p, const unsigned char *rg, size_t n)
 {
+	struct ring	*r = &st->ring;
 	struct slot	*sl;
 	uint64_t	 lo, hi, seq, now = layer_now(l);
 	size_t		 i, sent = 0, work = 0;
@@ -787,7 +874,8 @@ nak_serve(struct layer *l, struct ring *r, uint64_t to, uint64_t origin,
 			if (sl->rep_to == to && sl->rep_at != 0 &&
 			    now - sl->rep_at < NAK_DAMP)
 				continue;
-			if (nak_repair(l, sl, to, origin, p2p, seq) == 0)
+			if (nak_repair(l, sl, to, origin, p2p, seq,
+			    st->epoch) == 0)
 				sent++;
 		}
 	}
@@ -902,18 +990,33 @@ nak_accept(struct layer *l, struct peer *p, int bc, uint64_t seq,
 static size_t
 nak_vector_len(const unsigned char *v, size_t len)
 {
-	size_t	 n, i;
+	size_t	 n, i, off = 2, el;
 
 	if (len < 2)
 		return 0;
 	n = get16(v);
-	if ((len - 2) / NAK_ENTRY < n)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (v[2 + i * NAK_ENTRY] < NAK_ACK_BC ||
-		    v[2 + i * NAK_ENTRY] > NAK_HIGH_P2P)
+	for (i = 0; i < n; i++, off += el) {
+		if (off >= len || v[off] < NAK_ACK_BC || v[off] > NAK_HIGH_P2P)
 			return 0;
-	return 2 + n * NAK_ENTRY;
+		if (len - off < (el = nak_entry_len(v[off])))
+			return 0;
+	}
+	return off;
+}
+
+/*
+ * p sends its stream to us in epoch (a DATA, a REPAIR or a HIGH_P2P
+ * entry): -1 if that epoch is past; if it is newer, p installed a view
+ * before us, and we restart our side at it.
+ */
+static int
+nak_rx_epoch(struct peer *p, uint64_t epoch)
+{
+	if (epoch < p->rx.epoch)
+		return -1;
+	if (epoch > p->rx.epoch)
+		stream_restart(&p->rx, epoch);
+	return 0;
 }
 
 /* p sent its broadcasts up to high and holds what checked vector v says. */
@@ -923,27 +1026,34 @@ nak_apply(struct layer *l, struct peer *p, uint64_t high,
 {
 	struct nak	*s = l->state;
 	struct peer	*q;
-	uint64_t	 member, seq;
-	size_t		 n = get16(v), i;
+	uint64_t	 member, seq, epoch;
+	size_t		 n = get16(v), i, el;
 
 	nak_set_ack(s, p, p, high);
 	nak_raise(l, &p->bc, high);
-	for (i = 0, v += 2; i < n; i++, v += NAK_ENTRY) {
+	for (i = 0, v += 2; i < n; i++, v += el) {
+		el = nak_entry_len(v[0]);
 		member = get64(v + 1);
 		seq = get64(v + 9);
 		if (v[0] == NAK_ACK_BC) {
 			if ((q = nak_find(s, member)) != NULL)
 				nak_set_ack(s, p, q, seq);
-		} else if (member != layer_self(l))
 			continue;
-		else if (v[0] == NAK_ACK_P2P) {
+		}
+		if (member != layer_self(l))
+			continue;
+		epoch = get64(v + NAK_ENTRY);
+		if (v[0] == NAK_ACK_P2P) {
+			/* an ack of an older stream says nothing of ours */
+			if (epoch != p->tx.epoch)
+				continue;
 			if (seq > p->tx.next - 1)
 				seq = p->tx.next - 1;
 			if (seq > p->tx.acked) {
 				p->tx.acked = seq;
 				ring_release(&p->tx.ring, seq);
 			}
-		} else
+		} else if (nak_rx_epoch(p, epoch) == 0)
 			nak_raise(l, &p->rx, seq);
 	}
 }
@@ -963,14 +1073,21 @@ nak_in_data(struct layer *l, struct to_msg *m)
 	flg = h[1];
 	seq = get64(h + 2);
 	p2p = (flg & NAK_F_P2P) != 0;
+	if (p2p)
+		hl += NAK_EPOCH;
 	if (seq == 0 || (flg & ~(NAK_F_P2P | NAK_F_ACKS)) != 0 ||
-	    p2p != (m->meta.dst != 0) || ((flg & NAK_F_ACKS) &&
+	    p2p != (m->meta.dst != 0) || msg_len(m) < hl ||
+	    ((flg & NAK_F_ACKS) &&
 	    (vl = nak_vector_len(h + hl, msg_len(m) - hl)) == 0))
 		return NAK_BAD;
 	if ((p = nak_find(s, m->meta.src)) == NULL || p == s->me)
 		return NAK_FOREIGN;
 	if (flg & NAK_F_ACKS)
 		nak_apply(l, p, p2p ? 0 : seq, h + hl);
+	if (p2p && nak_rx_epoch(p, get64(h + NAK_HDR_DATA)) == -1) {
+		msg_free(m);		/* sent in a view we left */
+		return 0;
+	}
 	(void)msg_pull(m, hl + vl);
 	nak_accept(l, p, !p2p, seq, m);
 	return 0;
@@ -983,6 +1100,7 @@ nak_in_repair(struct layer *l, struct to_msg *m)
 	const unsigned char *h = msg_data(m);
 	struct peer	*p;
 	uint64_t	 origin, seq;
+	size_t		 hl = NAK_HDR_REPAIR;
 	int		 p2p;
 
 	if (msg_len(m) < NAK_HDR_REPAIR)
@@ -990,13 +1108,19 @@ nak_in_repair(struct layer *l, struct to_msg *m)
 	origin = get64(h + 2);
 	seq = get64(h + 10);
 	p2p = (h[1] & NAK_F_P2P) != 0;
-	if (seq == 0 || (h[1] & ~NAK_F_P2P) != 0 ||
+	if (p2p)
+		hl += NAK_EPOCH;
+	if (seq == 0 || (h[1] & ~NAK_F_P2P) != 0 || msg_len(m) < hl ||
 	    origin == layer_self(l) || (p2p && origin != m->meta.src))
 		return NAK_BAD;
 	if (nak_find(s, m->meta.src) == NULL ||
 	    (p = nak_find(s, origin)) == NULL)
 		return NAK_FOREIGN;
-	(void)msg_pull(m, NAK_HDR_REPAIR);
+	if (p2p && nak_rx_epoch(p, get64(h + NAK_HDR_REPAIR)) == -1) {
+		msg_free(m);		/* sent in a view we left */
+		return 0;
+	}
+	(void)msg_pull(m, hl);
 	nak_accept(l, p, !p2p, seq, m);
 	return 0;
 }
@@ -1017,9 +1141,8 @@ nak_in_nak(struct layer *l, struct to_msg *m)
 	struct nak	*s = l->state;
 	const unsigned char *h = msg_data(m);
 	struct peer	*req, *o = NULL;
-	struct ring	*r;
 	uint64_t	 origin;
-	size_t		 n;
+	size_t		 n, hl = NAK_HDR_VEC;
 	int		 p2p;
 
 	if (msg_len(m) < NAK_HDR_VEC)
@@ -1027,19 +1150,27 @@ nak_in_nak(struct layer *l, struct to_msg *m)
 	origin = get64(h + 2);
 	n = get16(h + 10);
 	p2p = (h[1] & NAK_F_P2P) != 0;
+	if (p2p)
+		hl += NAK_EPOCH;
 	if ((h[1] & ~NAK_F_P2P) != 0 || n == 0 || n > NAK_MAX_RANGES ||
-	    msg_len(m) < NAK_HDR_VEC + n * NAK_RANGE ||
+	    msg_len(m) < hl + n * NAK_RANGE ||
 	    (p2p && origin != layer_self(l)))
 		return NAK_BAD;
 	if ((req = nak_find(s, m->meta.src)) == NULL || req == s->me)
 		return NAK_FOREIGN;
-	if (!p2p && (o = nak_find(s, origin)) == NULL) {
+	if (p2p) {
+		/* for a stream of another view: it has restarted since */
+		if (get64(h + NAK_HDR_VEC) == req->tx.epoch)
+			nak_serve(l, &req->tx, req->id, origin, 1, h + hl, n);
+		msg_free(m);
+		return 0;
+	}
+	if ((o = nak_find(s, origin)) == NULL) {
 		if ((o = nak_find_gone(s, origin, layer_now(l))) == NULL)
 			return NAK_FOREIGN;
 		o->gone_until = layer_now(l) + NAK_LIMBO;
 	}
-	r = p2p ? &req->tx.ring : &o->bc.ring;
-	nak_serve(l, r, req->id, origin, p2p, h + NAK_HDR_VEC, n);
+	nak_serve(l, &o->bc, req->id, origin, 0, h + hl, n);
 	msg_free(m);
 	return 0;
 }
@@ -1199,6 +1330,20 @@ nak_view_gone(struct layer *l, struct peer **np, size_t n)
 	}
 }
 
+/*
+ * The p2p streams with view member p restart in epoch, the new view's id,
+ * each unless it already did: p's stream to us may have, at p's first
+ * message of this view.
+ */
+static void
+nak_view_restart(struct peer *p, uint64_t epoch)
+{
+	if (p->tx.epoch < epoch)
+		stream_restart(&p->tx, epoch);
+	if (p->rx.epoch < epoch)
+		stream_restart(&p->rx, epoch);
+}
+
 static int
 nak_view(struct layer *l, const struct to_view *v, const struct cut *c)
 {
@@ -1222,8 +1367,10 @@ nak_view(struct layer *l, const struct to_view *v, const struct cut *c)
 	nak_view_acks(s, np, n, na, c);
 	nak_view_gone(l, np, n);
 	s->me->idx = -1;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		np[i]->idx = (int)i;
+		nak_view_restart(np[i], v->id);
+	}
 	free(s->peers);
 	free(s->ack);
 	s->peers = np;
@@ -1471,8 +1618,9 @@ nak_init(struct layer *l)
 
 	for (b = l->below; b != NULL; b = b->below)
 		below += b->ops->hdr_len;
-	if (mtu < below + NAK_HDR_VEC + NAK_MAX_RANGES * NAK_RANGE ||
-	    mtu < below + NAK_HDR_VEC + 3 * NAK_ENTRY) {
+	if (mtu < below + NAK_HDR_VEC + NAK_EPOCH +
+	    NAK_MAX_RANGES * NAK_RANGE ||
+	    mtu < below + NAK_HDR_VEC + 3 * NAK_ENTRY_P2P) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -1483,7 +1631,7 @@ nak_init(struct layer *l)
 		return -1;
 	}
 	s->below = below;
-	s->room = mtu - below - NAK_HDR_REPAIR;
+	s->room = mtu - below - NAK_HDR_MAX;
 	l->state = s;
 	return 0;
 }
@@ -1519,7 +1667,7 @@ const struct layer_ops nak_ops = {
 	.name = "nak",
 	.about = "reliable FIFO per sender: sequence numbers, NAKs, "
 	    "retransmission, stability",
-	.hdr_len = NAK_HDR_REPAIR,
+	.hdr_len = NAK_HDR_MAX,
 	.init = nak_init,
 	.fini = nak_fini,
 	.down = nak_down,

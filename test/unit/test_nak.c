@@ -10,7 +10,10 @@
  * origin crashed, a joiner, a partition and merge, a view change from
  * inside a delivery, a receiver 71000 messages behind, 32 members,
  * datagrams forged by hand (a valid COM header, then a broken NAK
- * header), and a long stream.
+ * header), and a long stream.  Point-to-point streams restart at every
+ * view: between two members only one of which dropped the other, with a
+ * STATUS, NAK or HIGH_P2P of the old view arriving late, and with data of
+ * the new view arriving before the receiver installs it.
  *
  * TO_SEED=N replays the random runs from seed N; a failing run prints its
  * seed.
@@ -38,6 +41,7 @@
 uint32_t	com_group_hash(const char *);
 
 static uint64_t	rng;
+static uint64_t	view_id;	/* of the next view_at(); view_first() sets 1 */
 static uint64_t	tot_recs, tot_faults, tot_naks, tot_rexmit;	/* of runs */
 
 static uint64_t
@@ -105,7 +109,7 @@ view_at(struct sim *s, const int *idx, int n, int at, const struct cut *c)
 
 	for (i = 0; i < n; i++)
 		ids[i] = s->nodes[idx[i]].id;
-	v.id = 1;
+	v.id = view_id;
 	v.n = n;
 	v.members = ids;
 	v.self = s->nodes[at].id;
@@ -133,6 +137,7 @@ view_first(struct sim *s)
 
 	for (i = 0; i < s->n; i++)
 		idx[i] = i;
+	view_id = 1;
 	view_all(s, idx, s->n, NULL);
 }
 
@@ -468,6 +473,7 @@ test_cut(void)
 		CHECK(s->nodes[alive[k]].cut_done == 0);
 		if (k == 0) {
 			CHECK(sim_run(s, cuts_done, first, 10 * MS));
+			view_id++;
 			view_at(s, alive, 3, alive[0], &c);
 		}
 	}
@@ -586,6 +592,7 @@ test_join(const char *faults)
 	for (k = 0; k < 3; k++)
 		first[k] = lg.bc[k];
 	first[3] = 0;
+	view_id++;
 	view_all(s, all, 4, &c);
 	free(c.e);
 	lg.expect[3] = 0;
@@ -658,6 +665,7 @@ test_merge(void)
 		cast(s, &lg, k % 3, k % 2 ? -1 : (k + 1) % 3);
 	CHECK(sim_run(s, all_delivered, &lg, 100 * MS));
 	sim_partition(s, two, 2, one, 1, 1);
+	view_id++;			/* the same id on both sides */
 	view_all(s, two, 2, NULL);
 	view_at(s, one, 1, 2, NULL);
 	for (k = 0; k < 30; k++)
@@ -666,6 +674,7 @@ test_merge(void)
 	CHECK(stable(s, 0) && stable(s, 2));
 	sim_partition(s, two, 2, one, 1, 0);
 	cut_of(s, all, &c);
+	view_id++;
 	for (k = 0; k < 3; k++) {
 		view_at(s, dup, 5, k, &c);
 		mark[k] = s->nodes[k].nrecs;
@@ -682,6 +691,238 @@ test_merge(void)
 	memset(&e, 0, sizeof(e));
 	e.type = EV_LEAVE;		/* not ours: passed on */
 	sim_ctl(s, 0, &e);
+	sim_free(s);
+}
+
+/*
+ * Node 1 is cut off.  Nodes 0 and 2 install a view without it; node 1
+ * never installs one without them (it has not suspected them yet), so its
+ * streams to them go on in the old epoch while theirs to it are gone.
+ * After the heal nodes 0 and 2 install one view of all three and send to
+ * node 1 at once; node 1, still in the old view, sends to node 0 (in the
+ * old epoch: dropped there), then installs the view too.  The streams
+ * between 0 and 1 flow both ways, each message once.
+ */
+static void
+test_asym(void)
+{
+	struct ledger	 lg;
+	struct sim	*s = sim_new(3, "nak:com", NULL, 41);
+	int		 all[] = { 0, 1, 2, -1 }, two[] = { 0, 2 };
+	int		 one[] = { 1 };
+	size_t		 n0;
+	struct cut	 c;
+	int		 k;
+
+	memset(&lg, 0, sizeof(lg));
+	rng = 41;
+	view_first(s);
+	for (k = 0; k < 40; k++) {
+		cast(s, &lg, 0, 1);
+		cast(s, &lg, 1, 0);
+		cast(s, &lg, 1, 2);
+		cast(s, &lg, 2, 1);
+		if (k % 10 == 9)
+			sim_run(s, NULL, NULL, MS);
+	}
+	CHECK(sim_run(s, all_delivered, &lg, 100 * MS));
+	CHECK(sim_run(s, all_stable, &lg, 1000 * MS));
+
+	sim_partition(s, two, 2, one, 1, 1);
+	view_id++;
+	view_all(s, two, 2, NULL);
+	for (k = 0; k < 10; k++) {
+		cast(s, &lg, 0, 2);
+		cast(s, &lg, 2, 0);
+	}
+	CHECK(sim_run(s, all_delivered, &lg, 100 * MS));
+	sim_partition(s, two, 2, one, 1, 0);
+
+	cut_of(s, all, &c);
+	view_id++;
+	view_at(s, all, 3, 0, &c);
+	view_at(s, all, 3, 2, &c);
+	for (k = 0; k < 5; k++) {
+		cast(s, &lg, 0, 1);
+		cast(s, &lg, 2, 1);
+	}
+	CHECK(sim_run(s, all_delivered, &lg, 100 * MS));
+	n0 = s->nodes[0].nrecs;
+	cast(s, &lg, 1, 0);		/* old epoch: never delivered */
+	lg.p2p[1][0]--;
+	lg.expect[0]--;
+	sim_run(s, NULL, NULL, 100 * MS);
+	CHECK(s->nodes[0].nrecs == n0);
+	view_at(s, all, 3, 1, &c);
+	free(c.e);
+	for (k = 0; k < 40; k++) {
+		cast(s, &lg, k % 3, (k + 1) % 3);
+		cast(s, &lg, (k + 1) % 3, k % 3);
+		if (k % 4 == 0)
+			cast(s, &lg, k % 3, -1);
+		if (k % 10 == 9)
+			sim_run(s, NULL, NULL, MS);
+	}
+	CHECK(sim_run(s, all_delivered, &lg, 1000 * MS));
+	CHECK(verify(s, &lg, 41) == 0);
+	CHECK(sim_run(s, all_stable, &lg, 1000 * MS));
+	sim_free(s);
+}
+
+/* A STATUS from member src to node i with one entry of epoch. */
+static void
+forge_entry(struct sim *s, int i, uint64_t src, int kind, uint64_t member,
+    uint64_t seq, uint64_t epoch)
+{
+	unsigned char	 b[12 + 25];
+
+	memset(b, 0, sizeof(b));
+	b[0] = 5;
+	put16(b + 10, 1);
+	b[12] = (unsigned char)kind;
+	put64(b + 13, member);
+	put64(b + 21, seq);
+	put64(b + 29, epoch);
+	forge(s, i, 0, src, b, sizeof(b));
+}
+
+/* A NAK from member src to node i for its p2p stream to src. */
+static void
+forge_p2p_nak(struct sim *s, int i, uint64_t src, uint64_t epoch,
+    uint64_t first, uint64_t last)
+{
+	unsigned char	 b[12 + 8 + 16];
+
+	b[0] = 4;
+	b[1] = 0x01;
+	put64(b + 2, s->nodes[i].id);
+	put16(b + 10, 1);
+	put64(b + 12, epoch);
+	put64(b + 20, first);
+	put64(b + 28, last);
+	forge(s, i, 0, src, b, sizeof(b));
+}
+
+/*
+ * Node 1 acknowledged node 0's stream to it up to 5 in view 1; in view 2
+ * node 0 sends 1..3 anew, which a partition keeps from node 1.  Late
+ * datagrams of view 1 then arrive: node 1's ack, node 1's NAK for 1..3,
+ * node 0's HIGH_P2P telling node 1 of 100.  None may count in view 2: 1..3
+ * stay kept and are not repaired, node 1 asks for nothing.  The same ones
+ * of view 2 do count.
+ */
+static void
+test_stale(void)
+{
+	struct ledger	 lg;
+	struct sim	*s = sim_new(2, "nak:com", NULL, 43);
+	struct to_stats	*st0 = stack_stats(s->nodes[0].stack);
+	struct to_stats	*st1 = stack_stats(s->nodes[1].stack);
+	int		 all[] = { 0, 1 }, a[] = { 0 }, b[] = { 1 }, k;
+	uint64_t	 id0 = s->nodes[0].id, id1 = s->nodes[1].id, rt, nk;
+
+	memset(&lg, 0, sizeof(lg));
+	rng = 43;
+	view_first(s);
+	for (k = 0; k < 5; k++)
+		cast(s, &lg, 0, 1);
+	CHECK(sim_run(s, all_delivered, &lg, 100 * MS));
+	CHECK(sim_run(s, all_stable, &lg, 1000 * MS));
+	sim_partition(s, a, 1, b, 1, 1);
+	view_id++;
+	view_all(s, all, 2, NULL);
+	for (k = 0; k < 3; k++)
+		cast(s, &lg, 0, 1);
+	sim_run(s, NULL, NULL, 5 * MS);
+	CHECK(s->nodes[1].nrecs == 5 && !stable(s, 0));
+
+	forge_entry(s, 0, id1, 2, id0, 5, 1);		/* ACK_P2P */
+	CHECK(!stable(s, 0));
+	rt = st0->retransmits;
+	forge_p2p_nak(s, 0, id1, 1, 1, 3);
+	CHECK(st0->retransmits == rt);
+	nk = st1->naks_sent;
+	forge_entry(s, 1, id0, 3, id1, 100, 1);		/* HIGH_P2P */
+	sim_run(s, NULL, NULL, 20 * MS);
+	CHECK(st1->naks_sent == nk && stable(s, 1));
+
+	/* the same in the current epoch */
+	forge_p2p_nak(s, 0, id1, 2, 1, 3);
+	CHECK(st0->retransmits == rt + 3);
+	forge_entry(s, 1, id0, 3, id1, 3, 2);
+	sim_run(s, NULL, NULL, 20 * MS);
+	CHECK(st1->naks_sent > nk && !stable(s, 1));
+	sim_partition(s, a, 1, b, 1, 0);
+	CHECK(sim_run(s, all_delivered, &lg, 100 * MS));
+	CHECK(verify(s, &lg, 43) == 0);
+	CHECK(sim_run(s, all_stable, &lg, 1000 * MS));
+
+	sim_partition(s, a, 1, b, 1, 1);
+	cast(s, &lg, 0, 1);
+	sim_run(s, NULL, NULL, 5 * MS);
+	CHECK(!stable(s, 0));
+	forge_entry(s, 0, id1, 2, id0, 4, 2);
+	CHECK(stable(s, 0));		/* freed: node 1 never gets it */
+	sim_free(s);
+}
+
+/*
+ * Node 0 installs view 2 first and sends to node 1 at once, the first
+ * message lost: node 1, still in view 1, learns of the new epoch from a
+ * STATUS, restarts its side, asks in the new epoch, and delivers it and
+ * the next ones; installing view 2 itself then changes nothing: each
+ * comes up once.
+ */
+static void
+test_early(void)
+{
+	struct ledger	 lg;
+	struct sim	*s = sim_new(2, "nak:com", NULL, 47);
+	int		 all[] = { 0, 1 }, a[] = { 0 }, b[] = { 1 }, k;
+	size_t		 n0;
+
+	memset(&lg, 0, sizeof(lg));
+	rng = 47;
+	view_first(s);
+	for (k = 0; k < 5; k++) {
+		cast(s, &lg, 0, 1);
+		cast(s, &lg, 1, 0);
+	}
+	CHECK(sim_run(s, all_delivered, &lg, 100 * MS));
+	CHECK(sim_run(s, all_stable, &lg, 1000 * MS));
+
+	view_id++;
+	view_at(s, all, 2, 0, NULL);
+	sim_partition(s, a, 1, b, 1, 1);
+	cast(s, &lg, 0, 1);
+	sim_run(s, NULL, NULL, 5 * MS);
+	sim_partition(s, a, 1, b, 1, 0);
+	CHECK(s->nodes[1].nrecs == 5);
+	CHECK(sim_run(s, all_delivered, &lg, 200 * MS));
+	CHECK(stack_stats(s->nodes[1].stack)->naks_sent > 0);
+	cast(s, &lg, 0, 1);
+	cast(s, &lg, 0, 1);
+	CHECK(sim_run(s, all_delivered, &lg, 100 * MS));
+	CHECK(s->nodes[1].nrecs == 5 + 3);
+
+	n0 = s->nodes[0].nrecs;
+	cast(s, &lg, 1, 0);		/* old epoch: never delivered */
+	lg.p2p[1][0]--;
+	lg.expect[0]--;
+	sim_run(s, NULL, NULL, 100 * MS);
+	CHECK(s->nodes[0].nrecs == n0);
+
+	view_at(s, all, 2, 1, NULL);
+	sim_run(s, NULL, NULL, 100 * MS);
+	CHECK(s->nodes[1].nrecs == 5 + 3);
+	for (k = 0; k < 20; k++) {
+		cast(s, &lg, 0, 1);
+		cast(s, &lg, 1, 0);
+		cast(s, &lg, k % 2, -1);
+	}
+	CHECK(sim_run(s, all_delivered, &lg, 100 * MS));
+	CHECK(verify(s, &lg, 47) == 0);
+	CHECK(sim_run(s, all_stable, &lg, 1000 * MS));
 	sim_free(s);
 }
 
@@ -999,6 +1240,9 @@ main(void)
 	test_join(NULL);
 	test_join(LOSSY);
 	test_merge();
+	test_asym();
+	test_stale();
+	test_early();
 	test_reentry();
 	test_gap();
 	test_wide();
