@@ -31,6 +31,9 @@
  * still be obtaining the cut from us).  Reliable traffic from anyone else
  * is dropped.  Before the first view reliable sends fail with ENOTCONN.
  *
+ * A broadcast stream of a member that stays jumps forward to the start the
+ * view gives, past what it sent in views we were not in.
+ *
  * Point-to-point streams restart at every view: at EV_VIEW down each one,
  * to and from every member, starts again at 1 in the epoch of the view id;
  * what it held is let go (a message in flight is lost: the layers above
@@ -1344,6 +1347,38 @@ nak_view_restart(struct peer *p, uint64_t epoch)
 		stream_restart(&p->rx, epoch);
 }
 
+/*
+ * A member that stays may have broadcast in views we were not in (the
+ * other side of a partition that healed): the view's cut says where its
+ * stream starts for us.  What lies before it is not ours to deliver.
+ */
+static void
+nak_view_skip(struct nak *s, struct peer **np, size_t n, uint64_t *na,
+    const struct cut *c)
+{
+	struct stream	*st;
+	uint64_t	 seq;
+	size_t		 i, j;
+
+	for (j = 0; j < n; j++) {
+		if (np[j] == s->me)
+			continue;
+		st = &np[j]->bc;
+		if ((seq = cut_seq_of(c, np[j]->id)) < st->next)
+			continue;
+		ring_release(&st->ring, seq);
+		st->next = seq + 1;
+		if (st->high < seq)
+			st->high = seq;
+		if (st->acked < seq)
+			st->acked = seq;
+		st->nak_at = 0;
+		for (i = 0; i < n; i++)
+			if (na[i * n + j] < seq)
+				na[i * n + j] = seq;
+	}
+}
+
 static int
 nak_view(struct layer *l, const struct to_view *v, const struct cut *c)
 {
@@ -1365,6 +1400,7 @@ nak_view(struct layer *l, const struct to_view *v, const struct cut *c)
 		return -1;
 	}
 	nak_view_acks(s, np, n, na, c);
+	nak_view_skip(s, np, n, na, c);
 	nak_view_gone(l, np, n);
 	s->me->idx = -1;
 	for (i = 0; i < n; i++) {

@@ -16,6 +16,7 @@
 struct vent {
 	int		 type;
 	uint64_t	 view_id, sender, sseq, gseq, viewkey;
+	uint64_t	 nextkey;	/* the view after viewkey, 0: none yet */
 	uint32_t	 crc;
 };
 
@@ -279,8 +280,8 @@ verify_pair(const struct vlog *a, const struct vlog *b, char *why,
 			    "at %s entry %zu (%016llx:%llu)", a->name, b->name,
 			    b->name, i + 1, (unsigned long long)f->sender,
 			    (unsigned long long)f->sseq), rv = -1;
-		else if (e->viewkey == f->viewkey && e->gseq && f->gseq &&
-		    e->gseq != f->gseq)
+		else if (e->viewkey == f->viewkey && e->nextkey == f->nextkey &&
+		    e->gseq && f->gseq && e->gseq != f->gseq)
 			snprintf(why, whylen, "%s and %s: message %016llx:%llu "
 			    "has global seq %llu and %llu", a->name, b->name,
 			    (unsigned long long)f->sender,
@@ -349,11 +350,28 @@ verify_vsync(const struct verify *c, char *why, size_t whylen)
 	return rv;
 }
 
+/* Note for each entry the view that followed the one it was in. */
+static void
+verify_mark_next(struct vlog *l)
+{
+	uint64_t	 next = 0;
+	size_t		 i;
+
+	for (i = l->n; i-- > 0;) {
+		if (l->e[i].type == VERIFY_VIEW)
+			next = l->e[i].viewkey;
+		else
+			l->e[i].nextkey = next;
+	}
+}
+
 int
 verify_run(struct verify *c, char *why, size_t whylen)
 {
 	int	 i, j;
 
+	for (i = 0; i < c->n; i++)
+		verify_mark_next(&c->logs[i]);
 	for (i = 0; i < c->n; i++)
 		if (verify_each(&c->logs[i], why, whylen) == -1)
 			return -1;

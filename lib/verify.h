@@ -9,8 +9,10 @@
  *  - per-sender FIFO: a sender's messages in increasing sender seq;
  *  - total order: messages two logs share appear in the same order and
  *    with the same content, and with the same global sequence number when
- *    both delivered them in the same view (a view is its id and members:
- *    the sides of a partition may reuse ids);
+ *    both delivered them in the same view and went on to the same next
+ *    view (a view is its id and members: the sides of a partition may
+ *    reuse ids; a member cut off in a partition may miss messages of the
+ *    view it closes alone, and numbers what it has without them);
  *  - no stray: each message carries the id of the view it was delivered in;
  *  - virtual synchrony: members that install the same two consecutive
  *    views deliver the same messages between them.

@@ -124,6 +124,13 @@ sim_deliver(void *arg, struct to_msg *m)
 	}
 	r = &nd->recs[nd->nrecs++];
 	sim_verify_data(nd, m);
+	if (getenv("SIMLOG"))
+		printf("# %.3f node %d delivers %04llx:%llu g%llu v%llu\n",
+		    nd->sim->now / 1e9, nd->index,
+		    (unsigned long long)(m->meta.src >> 48),
+		    (unsigned long long)m->meta.sender_seq,
+		    (unsigned long long)m->meta.global_seq,
+		    (unsigned long long)m->meta.view_id);
 	r->src = m->meta.src;
 	r->len = msg_len(m);
 	if ((r->data = malloc(r->len + 1)) == NULL)
@@ -147,6 +154,18 @@ sim_event(void *arg, struct event *e)
 		if (i == e->view->n)
 			break;		/* leaving: not ours */
 		sim_verify_view(nd, e->view);
+		if (getenv("SIMLOG")) {
+			printf("# %.3f node %d view %llu prev %llu adopt %d "
+			    "state %llu:", nd->sim->now / 1e9, nd->index,
+			    (unsigned long long)e->view->id,
+			    (unsigned long long)e->prev_view_id, e->adopt_state,
+			    e->view_state_len >= 8 ? (unsigned long long)
+			    get64(e->view_state) : 0ULL);
+			for (i = 0; i < e->view->n; i++)
+				printf(" %04llx", (unsigned long long)
+				    (e->view->members[i] >> 48));
+			printf("\n");
+		}
 		free(nd->view.members);
 		nd->view = *e->view;
 		nd->view.members = calloc(e->view->n, sizeof(uint64_t));

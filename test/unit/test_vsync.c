@@ -27,10 +27,12 @@ struct sched {
 	int		 log;			/* print the schedule */
 };
 
+static int leaving[SIM_MAX_NODES];	/* asked to leave: not waited for */
+
 static int
 live(const struct sim_node *nd)
 {
-	return nd->alive && !nd->exited;
+	return nd->alive && !nd->exited && !leaving[nd->index];
 }
 
 static int
@@ -117,6 +119,7 @@ step(struct sched *sc)
 			i = pick_live(sc);
 			if (sc->log)
 				printf("# leave %d\n", i);
+			leaving[i] = 1;
 			sim_ctl(s, i, &leave);
 		}
 		break;
@@ -151,23 +154,41 @@ pick_first_live(struct sim *s)
 	return 0;
 }
 
-/* Every live member in the same view, of all of them. */
+/* Every live member in the same view (id and members), of all of them. */
 static int
 one_view(struct sim *s, void *arg)
 {
-	uint64_t	 id = 0;
+	const struct to_view *v = &s->nodes[pick_first_live(s)].view, *w;
 	int		 i, n = 0;
 
 	for (i = 0; i < s->n; i++) {
 		if (!live(&s->nodes[i]))
 			continue;
-		if (id == 0)
-			id = s->nodes[i].view.id;
-		if (s->nodes[i].view.id != id)
+		w = &s->nodes[i].view;
+		if (w->id != v->id || w->n != v->n ||
+		    memcmp(w->members, v->members, v->n * sizeof(uint64_t)))
 			return 0;
 		n++;
 	}
-	return n > 0 && s->nodes[pick_first_live(s)].view.n == (uint32_t)n;
+	return n > 0 && v->n == (uint32_t)n;
+}
+
+/* One view that holds for three seconds: old suspicions have settled. */
+static int
+settle(struct sim *s, uint64_t limit)
+{
+	uint64_t	 end = s->now + limit, id;
+
+	while (s->now < end) {
+		if (!sim_run(s, one_view, NULL, end - s->now))
+			return 0;
+		id = s->nodes[pick_first_live(s)].view.id;
+		sim_run(s, NULL, NULL, 3 * SEC);
+		if (one_view(s, NULL) &&
+		    s->nodes[pick_first_live(s)].view.id == id)
+			return 1;
+	}
+	return 0;
 }
 
 struct last {
@@ -195,6 +216,7 @@ run_schedule(uint64_t seed, int log)
 	int		 i, steps, first, ok = 1;
 
 	memset(&sc, 0, sizeof(sc));
+	memset(leaving, 0, sizeof(leaving));
 	sc.seed = seed;
 	sc.log = log;
 	sc.s = sim_new(3 + (int)(seed % 3), SPEC, "loss=5%,dup=1%,reorder=1%",
@@ -206,7 +228,7 @@ run_schedule(uint64_t seed, int log)
 	for (i = 0; i < steps; i++)
 		step(&sc);
 	heal(sc.s);
-	if (!sim_run(sc.s, one_view, NULL, 30 * SEC)) {
+	if (!settle(sc.s, 30 * SEC)) {
 		printf("# seed %llu: no single view after the heal\n",
 		    (unsigned long long)seed);
 		for (i = 0; log && i < sc.s->n; i++) {
@@ -256,6 +278,7 @@ run_kill(uint64_t seed, int victim)
 	int		 i, ok = 1;
 
 	memset(&sc, 0, sizeof(sc));
+	memset(leaving, 0, sizeof(leaving));
 	sc.s = sim_new(4, SPEC, "loss=5%", seed);
 	if (sc.s == NULL)
 		return 0;
