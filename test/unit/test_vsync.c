@@ -304,6 +304,45 @@ run_kill(uint64_t seed, int victim)
 	return ok;
 }
 
+/* Two against three: each side installs its own view and carries on;
+ * healed, they merge into one view of five. */
+static int
+run_split(uint64_t seed)
+{
+	struct sched	 sc;
+	struct last	 w;
+	char		 why[256];
+	int		 a[] = { 0, 1 }, b[] = { 2, 3, 4 }, i, ok = 1;
+
+	memset(&sc, 0, sizeof(sc));
+	memset(leaving, 0, sizeof(leaving));
+	if ((sc.s = sim_new(5, SPEC, "loss=5%", seed)) == NULL)
+		return 0;
+	ok &= settle(sc.s, 10 * SEC);
+	sim_partition(sc.s, a, 2, b, 3, 1);
+	burst(&sc, 0, 20);
+	burst(&sc, 3, 20);
+	sim_run(sc.s, NULL, NULL, 4 * SEC);
+	ok &= sc.s->nodes[0].view.n == 2 && sc.s->nodes[1].view.n == 2;
+	ok &= sc.s->nodes[2].view.n == 3 && sc.s->nodes[4].view.n == 3;
+	burst(&sc, 1, 10);
+	burst(&sc, 2, 10);
+	sim_run(sc.s, NULL, NULL, 1 * SEC);
+	heal(sc.s);
+	ok &= settle(sc.s, 20 * SEC);
+	ok &= sc.s->nodes[0].view.n == 5;
+	for (i = 0; i < sc.s->n; i++)
+		w.want[i] = sc.s->nodes[i].nrecs + 5;
+	burst(&sc, 4, 5);
+	ok &= sim_run(sc.s, all_got_last, &w, 10 * SEC);
+	if (verify_run(sc.s->verify, why, sizeof(why)) == -1) {
+		printf("# split seed %llu: %s\n", (unsigned long long)seed, why);
+		ok = 0;
+	}
+	sim_free(sc.s);
+	return ok;
+}
+
 int
 main(void)
 {
@@ -320,6 +359,8 @@ main(void)
 	CHECK(run_kill(1, 0));		/* the sequencer and coordinator */
 	CHECK(run_kill(2, 1));		/* a sender */
 	CHECK(run_kill(3, 3));		/* a receiver */
+	CHECK(run_split(4));
+	CHECK(run_split(5));
 	for (seed = 1; seed <= n; seed++)
 		failed += !run_schedule(seed, 0);
 	printf("# %llu schedules, %llu failed\n", (unsigned long long)n,
