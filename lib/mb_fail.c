@@ -115,17 +115,7 @@ mb_excluded(struct layer *l, uint64_t newer)
 	mb_change_clear(&mb->ch);
 	mb->joiners.n = mb->leavers.n = 0;
 	mb->change_at = mb->next_retry = 0;
-	mb->flush_id = (newer > mb->view_id ? newer : mb->view_id) + 1;
-	mb->flush_coord = layer_self(l);
-	mb->next.n = 1;
-	mb->next.m[0] = layer_self(l);
-	free(mb->next_cut.e);
-	memset(&mb->next_cut, 0, sizeof(mb->next_cut));
-	free(mb->next_start.e);
-	memset(&mb->next_start, 0, sizeof(mb->next_start));
-	mb->next_statelen = 0;
-	mb->next_adopt = 0;
-	mb_install(l);
+	mb_install_alone(l, (newer > mb->view_id ? newer : mb->view_id) + 1);
 }
 
 /*

@@ -461,13 +461,17 @@ mb_install(struct layer *l)
 	mb_rearm(l);
 }
 
-/* A member installs a singleton view when it finds nobody. */
+/*
+ * Install a view of ourselves alone, as id: when we find nobody, or when
+ * the group took us for dead.  There is no cut to obtain and no state to
+ * adopt; the view's coordinator merges us back when it hears our HELLO.
+ */
 void
-mb_found_nobody(struct layer *l)
+mb_install_alone(struct layer *l, uint64_t id)
 {
 	struct mbrship	*mb = l->state;
 
-	mb->flush_id = 1;
+	mb->flush_id = id;
 	mb->flush_coord = layer_self(l);
 	mb->next.n = 1;
 	mb->next.m[0] = layer_self(l);
@@ -787,7 +791,7 @@ mb_timer(struct layer *l)
 		mb_flush_abandon(l);
 	if (mb->state == MB_JOINING) {
 		if (now >= mb->discover_at && mb->flush_id == 0) {
-			mb_found_nobody(l);
+			mb_install_alone(l, 1);
 			return;
 		}
 		if (now >= mb->next_join) {

@@ -161,7 +161,7 @@ void		 mb_on_view(struct layer *, uint64_t, struct wire_rd *);
 int		 mb_read_start(struct wire_rd *, struct cut *);
 void		 mb_release_future(struct layer *);
 void		 mb_install(struct layer *);
-void		 mb_found_nobody(struct layer *);
+void		 mb_install_alone(struct layer *, uint64_t);
 void		 mb_cut_done(struct layer *);
 void		 mb_rearm(struct layer *);
 
