@@ -20,8 +20,13 @@ mb_heard(struct layer *l, uint64_t src)
 	struct mbrship	*mb = l->state;
 	int		 i = set_index(&mb->view, src);
 
-	if (i >= 0)
-		mb->heard[i] = layer_now(l);
+	if (i < 0)
+		return;
+	mb->heard[i] = layer_now(l);
+	/* heard again before anything came of it: not dead after all */
+	if (set_has(&mb->suspects, src) && !mb->ch.active &&
+	    mb->state == MB_NORMAL)
+		set_del(&mb->suspects, src);
 }
 
 /* Members silent for the suspect timeout are suspected; the coordinator
@@ -115,6 +120,7 @@ mb_excluded(struct layer *l, uint64_t newer)
 	mb_change_clear(&mb->ch);
 	mb->joiners.n = mb->leavers.n = 0;
 	mb->change_at = mb->next_retry = 0;
+	mb_release_late(l, NULL);	/* alone: nobody to agree with */
 	mb_install_alone(l, (newer > mb->view_id ? newer : mb->view_id) + 1);
 }
 

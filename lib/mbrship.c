@@ -491,6 +491,7 @@ mb_cut_done(struct layer *l)
 
 	if (mb->state != MB_CUTTING)
 		return;
+	mb_release_late(l, &mb->next_cut);
 	if (mb->ch.active && mb->flush_coord == layer_self(l))
 		mb_change_announce(l);
 	else
@@ -532,6 +533,9 @@ mb_fini(struct layer *l)
 	for (i = 0; i < mb->nfuture; i++)
 		msg_free(mb->future[i]);
 	free(mb->future);
+	for (i = 0; i < mb->nlate; i++)
+		msg_free(mb->late[i]);
+	free(mb->late);
 	free(mb->next_cut.e);
 	free(mb->next_start.e);
 	mb_change_clear(&mb->ch);
@@ -613,6 +617,53 @@ mb_hold_future(struct layer *l, struct to_msg *m, uint64_t vid)
 	mb->future_view = vid;
 }
 
+/*
+ * After our FLUSH_OK the coordinator cuts each stream at the most any
+ * member of our view reported holding.  A gap that fills only now may
+ * bring messages past that cut, which the others will never deliver:
+ * hold them until the cut is known.
+ */
+static void
+mb_hold_late(struct layer *l, struct to_msg *m)
+{
+	struct mbrship	*mb = l->state;
+	struct to_msg	**q;
+
+	if (mb->nlate == MB_MAX_FUTURE ||
+	    (q = reallocarray(mb->late, mb->nlate + 1, sizeof(*q))) == NULL) {
+		msg_free(m);
+		return;
+	}
+	mb->late = q;
+	mb->late[mb->nlate++] = m;
+}
+
+/* Deliver the held messages that lie within cut (all, if cut is NULL). */
+void
+mb_release_late(struct layer *l, const struct cut *cut)
+{
+	struct mbrship	*mb = l->state;
+	struct to_msg	**q = mb->late, *m;
+	size_t		 i, j, n = mb->nlate;
+	int		 within;
+
+	mb->late = NULL;
+	mb->nlate = 0;
+	for (i = 0; i < n; i++) {
+		m = q[i];
+		within = cut == NULL;
+		for (j = 0; cut != NULL && j < cut->n; j++)
+			if (cut->e[j].member == m->meta.src)
+				within = m->meta.dst == 0 &&
+				    m->meta.stream_seq <= cut->e[j].seq;
+		if (within)
+			layer_up(l, m);
+		else
+			msg_free(m);
+	}
+	free(q);
+}
+
 static void
 mb_up_data(struct layer *l, struct to_msg *m)
 {
@@ -628,7 +679,10 @@ mb_up_data(struct layer *l, struct to_msg *m)
 	vid = get64(h + 1);
 	msg_pull(m, 9);
 	m->meta.view_id = vid;
-	if (vid == mb->view_id && mb->state != MB_JOINING)
+	if (vid == mb->view_id && (mb->state == MB_FLUSHING ||
+	    mb->state == MB_CUTTING) && !mb->in_flush_upcall)
+		mb_hold_late(l, m);
+	else if (vid == mb->view_id && mb->state != MB_JOINING)
 		layer_up(l, m);
 	else if (vid > mb->view_id)
 		mb_hold_future(l, m, vid);

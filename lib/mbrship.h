@@ -91,6 +91,10 @@ struct mbrship {
 	uint64_t	 cut_deadline;	/* a cut that takes this long is stuck */
 	int		 leaving;
 	uint64_t	 merge_id;	/* highest view id of views merging in */
+	/* data of our view that came after our FLUSH_OK: only what lies
+	 * within the cut may be delivered */
+	struct to_msg	**late;
+	size_t		 nlate;
 	/* data that arrived for a view we have not installed yet */
 	struct to_msg	**future;
 	size_t		 nfuture;
@@ -117,6 +121,20 @@ set_add(struct mb_set *s, uint64_t id)
 		return -1;
 	s->m[s->n++] = id;
 	return 0;
+}
+
+static inline void
+set_del(struct mb_set *s, uint64_t id)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->m[i] == id) {
+			memmove(&s->m[i], &s->m[i + 1],
+			    (s->n - i - 1) * sizeof(s->m[0]));
+			s->n--;
+			return;
+		}
 }
 
 /* Keep in s only the members that are also in v. */
@@ -162,6 +180,7 @@ int		 mb_read_start(struct wire_rd *, struct cut *);
 void		 mb_release_future(struct layer *);
 void		 mb_install(struct layer *);
 void		 mb_install_alone(struct layer *, uint64_t);
+void		 mb_release_late(struct layer *, const struct cut *);
 void		 mb_cut_done(struct layer *);
 void		 mb_rearm(struct layer *);
 

@@ -184,6 +184,7 @@ struct peer {
 	uint64_t	 id;
 	int		 idx;		/* rank in the view, -1 if none */
 	int		 mark, left;
+	int		 skipped;	/* its stream jumped: deliver what follows */
 	struct peer	*next_gone;
 	uint64_t	 gone_until;	/* left: freed then */
 	struct stream	 bc;		/* its broadcasts (ours, for us) */
@@ -1368,6 +1369,7 @@ nak_view_skip(struct nak *s, struct peer **np, size_t n, uint64_t *na,
 			continue;
 		ring_release(&st->ring, seq);
 		st->next = seq + 1;
+		np[j]->skipped = 1;
 		if (st->high < seq)
 			st->high = seq;
 		if (st->acked < seq)
@@ -1401,6 +1403,7 @@ nak_view(struct layer *l, const struct to_view *v, const struct cut *c)
 	}
 	nak_view_acks(s, np, n, na, c);
 	nak_view_skip(s, np, n, na, c);
+	layer_wake_by(l, layer_now(l));
 	nak_view_gone(l, np, n);
 	s->me->idx = -1;
 	for (i = 0; i < n; i++) {
@@ -1629,6 +1632,11 @@ nak_timer(struct layer *l)
 	for (i = 0; i < s->n; i++) {
 		if ((p = s->peers[i]) == s->me)
 			continue;
+		if (p->skipped) {
+			/* what came after the jump may be waiting already */
+			p->skipped = 0;
+			nak_deliver(l, p, 1, NULL);
+		}
 		if (p->bc.nak_at != 0 && p->bc.nak_at <= now)
 			nak_request(l, p, 1);
 		if (p->rx.nak_at != 0 && p->rx.nak_at <= now)
