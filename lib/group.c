@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include <bsd/stdlib.h>
+#include <bsd/string.h>
 
 #include "layer.h"
 
@@ -28,10 +29,16 @@ struct to_group {
 	struct to_view	 view;		/* members allocated */
 	uint64_t	 own_cast, own_delivered;
 	int		 left;
+	int		 error;		/* why the library let us go, or 0 */
+	char		 why[96];
+	int		 paused;	/* to_pause: read no datagrams */
 	unsigned char	*dgram;		/* receive scratch */
 };
 
-static const char *const protocol_names[] = { "dynseq", NULL };
+/* The ordering protocols of the paper, in its order (section 3). */
+static const char *const protocol_names[] = {
+	"totem", "tomfc", "total", "dynord", "dynseq", "dysfc", NULL
+};
 
 uint64_t
 to_now(void)
@@ -110,8 +117,13 @@ group_event(void *arg, struct event *e)
 			if (e->view->members[i] == g->self)
 				group_view(g, e->view);
 	}
-	else if (e->type == EV_EXIT)
+	else if (e->type == EV_EXIT) {
 		g->left = 1;
+		if (e->error != 0) {
+			g->error = e->error;
+			strlcpy(g->why, e->why, sizeof(g->why));
+		}
+	}
 }
 
 static int
@@ -188,7 +200,7 @@ to_pollfds(struct to_group *g, struct pollfd *pfd, int max)
 	n = g->tr->ops->fds(g->tr, fds, 8);
 	for (i = 0; i < n && i < max; i++) {
 		pfd[i].fd = fds[i];
-		pfd[i].events = POLLIN;
+		pfd[i].events = g->paused ? 0 : POLLIN;
 		pfd[i].revents = 0;
 	}
 	return n;
@@ -208,7 +220,7 @@ to_process(struct to_group *g)
 	int		 i;
 
 	stack_set_now(g->stack, to_now());
-	for (i = 0; i < GROUP_RECV_BATCH; i++) {
+	for (i = 0; i < GROUP_RECV_BATCH && !g->paused; i++) {
 		n = g->tr->ops->recv(g->tr, g->dgram, GROUP_DGRAM_MAX);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK ||
@@ -223,7 +235,31 @@ to_process(struct to_group *g)
 	}
 	stack_set_now(g->stack, to_now());
 	stack_run_timers(g->stack);
+	if (g->error != 0) {
+		errno = g->error;
+		return -1;
+	}
 	return 0;
+}
+
+const char *
+to_error(struct to_group *g)
+{
+	return g->error != 0 ? g->why : NULL;
+}
+
+int
+to_pause(struct to_group *g, int paused)
+{
+	struct event	 e = { .type = EV_PAUSE, .paused = paused != 0 };
+	int		 was = g->paused;
+
+	if (e.paused == was)
+		return was;
+	g->paused = e.paused;
+	stack_set_now(g->stack, to_now());
+	stack_ctl(g->stack, &e);
+	return was;
 }
 
 static size_t

@@ -60,6 +60,10 @@ enum ev_type {
 	EV_LEAVE,
 	/* up: this member is out of the group (left, or was excluded). */
 	EV_EXIT,
+	/* down from the application (to_pause): ev->paused set, the member
+	 * reads no datagrams and so hears no one until it is resumed; its
+	 * failure detector must not take that silence for failures. */
+	EV_PAUSE,
 };
 
 struct cut_entry {
@@ -79,9 +83,12 @@ struct event {
 	struct cut	 cut;		/* EV_RECV_VECTOR, EV_CUT */
 	size_t		 backlog;	/* EV_BACKLOG */
 	int		 stable;	/* EV_STABLE */
+	int		 paused;	/* EV_PAUSE */
 	unsigned char	 view_state[32];/* EV_VIEW: the coordinator's order state */
 	size_t		 view_state_len;
 	int		 adopt_state;	/* EV_VIEW up: take view_state as ours */
+	int		 error;		/* EV_EXIT: why, as an errno, or 0 */
+	char		 why[96];	/* EV_EXIT: and in words */
 	uint64_t	 prev_view_id;	/* EV_VIEW up: the view this one follows */
 };
 
@@ -135,7 +142,7 @@ extern const struct layer_ops *const layer_table[];
 struct transport;
 
 struct transport_ops {
-	const char	*scheme;	/* "local", "udp", "mem" */
+	const char	*scheme;	/* "local", "udp", "udpu", "mem" */
 	/* Open for member self; spec is the part after "scheme://" or "". */
 	int	(*open)(struct transport *, const char *spec);
 	void	(*close)(struct transport *);
@@ -159,6 +166,8 @@ struct transport {
 	const struct to_config *cfg;
 	uint64_t	 self;		/* member id */
 	size_t		 mtu;		/* largest datagram it carries */
+	size_t		 rcvbuf, sndbuf;/* socket buffers granted, 0: none */
+	size_t		 bufask;	/* and what it asked for */
 	void		*state;
 };
 
@@ -167,7 +176,7 @@ struct transport *transport_open(const struct to_config *, uint64_t self);
 void		 transport_close(struct transport *);
 
 extern const struct transport_ops transport_local, transport_udp,
-    transport_mem;
+    transport_udpu, transport_mem;
 
 /* --- the stack ------------------------------------------------------- */
 
@@ -194,5 +203,18 @@ struct to_stats	*stack_stats(struct stack *);
 uint64_t	 stack_self(const struct stack *);
 /* Parse a spec into names; -1 (EINVAL) on an empty or unknown layer. */
 int		 stack_parse(const char *spec, char ***names, int *n);
+
+/* --- the COM layer's wire format, for tests and fuzzers -------------- */
+
+uint32_t	 com_group_hash(const char *name);
+/*
+ * A whole datagram as the COM layer of member src sends it to dst under
+ * cfg (group, key): sealed with the given counter if cfg->key is set, else
+ * with a CRC.  Writes at most outlen bytes to out, which must not overlap
+ * payload; returns the length, or -1 with errno (EMSGSIZE: out is short).
+ */
+ssize_t		 com_wrap(const struct to_config *cfg, uint64_t src,
+		    uint64_t dst, uint64_t counter, const void *payload,
+		    size_t len, void *out, size_t outlen);
 
 #endif /* TO_LAYER_H */

@@ -1,37 +1,60 @@
 /*
- * order.h: what every ordering protocol shares (paper section 3.1).
+ * order.h: what every ordering protocol shares (paper section 3.1), and
+ * packing (pack.h), which every protocol offers through it.
  *
  * A protocol layer keeps a struct order as the first member of its state
  * and hands the common work to these functions: numbering its own casts,
- * keeping them until they are delivered, re-sending them as unordered at a
- * flush, buffering casts made during a flush, delivering the unordered
- * messages of a closing view by sender rank, then sender order, skipping
- * any already delivered, and carrying the global sequence number to
- * joiners in the view state.
+ * packing them into ordered units, keeping each unit until it is
+ * delivered, re-sending the undelivered ones as unordered at a flush,
+ * holding casts made during a flush, delivering a unit's messages in
+ * order (holding units that arrive ahead of their global position),
+ * delivering the unordered units of a closing view by sender rank, then
+ * sender order, skipping any message already delivered, and carrying the
+ * global sequence number to joiners in the view state.
+ *
+ * The protocol orders units: proto->cast gets an own unit (meta.
+ * sender_seq the sender seq of its first message, pack_count() how many
+ * it holds), and the protocol hands units back with order_deliver() (the
+ * next in order) or order_place() (at a known global position).
  */
 #ifndef TO_ORDER_H
 #define TO_ORDER_H
 
 #include "layer.h"
+#include "pack.h"
 
 #define ORD_UNORDERED	0x80	/* type byte shared by every protocol */
 #define ORD_UNORD_HDR	17	/* type u64:sender u64:sender-seq */
 
+/* The role (orderer, sequencer) moves to a member that, over the last
+ * ORD_MOVE_WINDOW messages the holder ordered, sent at least
+ * ORD_MOVE_FACTOR times as many as the holder and at least half. */
+#define ORD_MOVE_WINDOW	1024
+#define ORD_MOVE_FACTOR	4
+
 struct order;
 
 struct order_proto {
-	/* Send an own message (the payload, sender_seq in meta) in order. */
+	/* Send an own unit (meta.sender_seq its first) in order. */
 	int	(*cast)(struct order *, struct to_msg *);
 	/* A message of the protocol's own types arrived (header in place). */
 	void	(*up)(struct order *, struct to_msg *);
-	/* A flush began: stop ordering. */
+	/* A flush began: stop ordering, drop what waits to be sent (the
+	 * units are in o->pending and go out unordered). */
 	void	(*flush)(struct order *);
 	/* A new view is installed (o->view); the role goes to rank 0. */
 	void	(*view)(struct order *);
+	/* PACK_VISIT: messages wait in the pack; order_pack_flush() sends
+	 * them as a unit when the protocol may send.  May be NULL. */
+	void	(*kick)(struct order *);
+	/* The deadline of order_wake() passed.  May be NULL. */
+	void	(*timer)(struct order *);
 };
 
 struct ord_msg {
-	uint64_t	 sender, sseq;
+	uint64_t	 sender, sseq;	/* sseq: of the unit's first message */
+	uint64_t	 pos;		/* global position, where known */
+	uint32_t	 count;		/* messages in the unit */
 	struct to_msg	*m;
 };
 
@@ -48,25 +71,80 @@ struct order {
 	int		 flushing;
 	uint64_t	 sseq;		/* last sender seq we assigned */
 	uint64_t	 gseq;		/* last global seq delivered */
-	struct ord_queue pending;	/* own casts not yet delivered */
+	struct ord_queue pending;	/* own units not yet delivered */
 	struct ord_queue blocked;	/* own casts made during a flush */
 	struct ord_queue unordered;	/* received at a flush */
+	struct ord_msg	*heap;		/* units ahead of their position */
+	size_t		 nheap, capheap;
 	uint64_t	*last_sender;	/* per view member: last sseq delivered */
 	uint64_t	*last_sseq;
 	size_t		 nlast;
+	uint32_t	*act;		/* per view member: messages ordered */
+	uint32_t	 act_total;
+	size_t		 below;		/* header bytes the layers below push */
+	/* packing */
+	enum pack_mode	 pack_mode;
+	uint64_t	 pack_delay;	/* ns, PACK_DELAY */
+	size_t		 pack_max;
+	int		 zlevel;	/* 0: no compression */
+	size_t		 raw_max;	/* bound on an inflated pack */
+	struct pack	 pk;
+	uint64_t	 pack_first;	/* sender seq of pk's first message */
+	/* the layer's one timer, shared */
+	uint64_t	 pack_at, proto_at;
 };
 
-int	 order_init(struct order *, struct layer *, const struct order_proto *);
+/*
+ * Set up o for layer l; pack_default is the protocol's packing when the
+ * configuration names none ("off", "visit", or a delay).  -1 with EINVAL
+ * for a bad to_config.pack.
+ */
+int	 order_init(struct order *, struct layer *, const struct order_proto *,
+	    const char *pack_default);
 void	 order_fini(struct order *);
-/* The layer's down: number the cast and send it (or hold it in a flush). */
+/* The layer's down: number the cast, pack it or send it (or hold it). */
 int	 order_down(struct order *, struct to_msg *);
 /* The layer's up: unordered messages are kept, the rest go to proto->up. */
 void	 order_up(struct order *, struct to_msg *);
 void	 order_ctl_up(struct order *, struct event *);
-/* Deliver m from sender (its header pulled) as the next in total order;
- * duplicates of what was delivered already are dropped. */
+void	 order_timer(struct order *);
+
+/* Deliver unit m from sender (header pulled) as the next in total order;
+ * messages delivered already are dropped. */
 void	 order_deliver(struct order *, struct to_msg *, uint64_t sender,
 	    uint64_t sseq);
+/* Deliver unit m at global position pos once every position before it
+ * is delivered; the unit takes pack_count() positions.  What is still
+ * held when the view closes is delivered by position, over any gap. */
+void	 order_place(struct order *, struct to_msg *, uint64_t sender,
+	    uint64_t sseq, uint64_t pos);
 int	 order_rank(const struct order *, uint64_t member);
+/* Push an n-byte header, however large, leaving the layers below room. */
+unsigned char	*order_push(struct order *, struct to_msg *, size_t n);
+/* Send what waits in the pack now, as one unit. */
+void	 order_pack_flush(struct order *);
+/* Hand every own unit not yet delivered to proto->cast again (the role
+ * moved before they were ordered). */
+void	 order_recast(struct order *);
+/* The protocol's timer: absolute ns, 0 disarms; _by only brings it on. */
+void	 order_wake(struct order *, uint64_t t);
+void	 order_wake_by(struct order *, uint64_t t);
+/* The role holder ordered n messages of rank r: the rank the role should
+ * move to once a window is complete, else -1. */
+int	 order_activity(struct order *, int r, uint32_t n);
+
+/* Units in a FIFO queue: push takes m (freed on failure). */
+int	 ordq_push(struct ord_queue *, const struct ord_msg *);
+struct ord_msg *ordq_front(struct ord_queue *);
+struct ord_msg *ordq_at(struct ord_queue *, size_t i);
+void	 ordq_pop(struct ord_queue *);
+void	 ordq_clear(struct ord_queue *);	/* frees the messages */
+void	 ordq_free(struct ord_queue *);
+
+/* Layer entry points for a state whose first member is a struct order. */
+int	 order_layer_down(struct layer *, struct to_msg *);
+void	 order_layer_up(struct layer *, struct to_msg *);
+void	 order_layer_ctl_up(struct layer *, struct event *);
+void	 order_layer_timer(struct layer *);
 
 #endif /* TO_ORDER_H */

@@ -1,21 +1,51 @@
 /*
- * order_dynseq.c: Dynseq, total order by a sequencer (paper section 3,
- * after Amoeba): a member sends its message point to point to the
- * sequencer, which broadcasts it to everyone; the order of the
+ * order_dynseq.c: Dynseq and Dysfc, total order by a sequencer (paper
+ * section 3, after Amoeba): a member sends its message point to point to
+ * the sequencer, which broadcasts it to everyone; the order of the
  * sequencer's broadcast stream is the total order.  The sequencer's own
- * messages go straight into that stream.  Latency: two one-way delays.
+ * messages go straight into that stream.  Latency: two one-way delays
+ * (one for the sequencer's own).  Dysfc is Dynseq whose members pack
+ * what they cast every l = 1 ms (order.c; to_config.pack overrides).
  *
  * The sequencer is rank 0 of the view; at a view change the role goes to
  * the new rank 0 with no messages (section 3.1, in order.c).  NAK makes
  * the point-to-point and broadcast streams reliable and FIFO, so the
- * sequencer orders each sender's messages in the order it sent them.
+ * sequencer orders each sender's units in the order it sent them.
  *
- * Deviation: the paper's migration of the role to a much more active
- * member comes with the other protocols.
+ * Migration ("whenever a process other than the sequencer becomes very
+ * active, the job of being the sequencer is passed to this process"):
+ * when a member sent ORD_MOVE_FACTOR times as many messages as the
+ * sequencer over the last ORD_MOVE_WINDOW it ordered, and at least half
+ * of them, the sequencer broadcasts MOVE(new) in its ordered stream and
+ * orders nothing more.  Every member applies the MOVE at the same point
+ * of the total order: from then on it delivers ORDERED from the new
+ * sequencer (holding any that arrive earlier), counts one more epoch, and
+ * re-sends to the new sequencer every own unit not yet delivered: those
+ * the old one ordered came before the MOVE in its stream and are
+ * delivered already, so exactly the ones it never ordered go again.  The
+ * new sequencer starts ordering once it applied the MOVE: first its own
+ * undelivered units, then DATA members sent for its epoch (held if they
+ * came first).  DATA carries the epoch its sender addressed; DATA for an
+ * older epoch, or reaching a sequencer that moved on, is dropped: its
+ * sender re-sends it when it applies the MOVE.  A view change ends all
+ * of this: undelivered units go out unordered (order.c), ORDERED held
+ * behind a MOVE that no survivor has are dropped with it.
  *
- * Header, big-endian:
- *	DATA	u8 type (1) u64 sender-seq			to the sequencer
- *	ORDERED	u8 type (2) u64 sender u64 sender-seq		from the sequencer
+ * Guarantees (over MBRSHIP, NAK): one total order, per-sender FIFO, and
+ * the rules of section 3.1 at view changes.
+ *
+ * Header, big-endian, then (DATA, ORDERED) the unit (pack.c):
+ *
+ *	 0   1       5               13
+ *	+---+-------+---------------+
+ *	| 1 | epoch |  sender seq   |  unit		DATA, to the sequencer
+ *	+---+-------+-------+-------+-------+
+ *	| 2 |    sender     |  sender seq   |  unit	ORDERED, its broadcast
+ *	+---+---------------+---------------+
+ *	| 3 | new sequencer |			MOVE, its broadcast
+ *	+---+---------------+
+ *	 0   1               9               17
+ *
  *	(UNORDERED, type 0x80: see order.c)
  */
 #include <stdlib.h>
@@ -24,14 +54,25 @@
 
 #define DS_DATA		1
 #define DS_ORDERED	2
-#define DS_DATA_HDR	9
+#define DS_MOVE		3
+#define DS_DATA_HDR	13
 #define DS_ORDERED_HDR	17
+#define DS_MOVE_HDR	9
 
 struct dynseq {
 	struct order	 o;		/* first: the layer state is both */
-	uint64_t	 sequencer;
-	int		 ordering;	/* 0 during a flush */
+	uint64_t	 seq;		/* whose ORDERED we deliver */
+	uint32_t	 epoch;		/* MOVEs applied in this view */
+	uint64_t	 send_to;	/* where our DATA goes */
+	uint32_t	 send_epoch;	/* the epoch we address there */
+	int		 ordering;	/* we are the sequencer, not moved on */
+	int		 running;	/* 0 during a flush */
+	int		 replaying;
+	struct ord_queue held_data;	/* DATA for a later epoch (pos: it) */
+	struct ord_queue held_ord;	/* from a later sequencer (sender: it) */
 };
+
+static void	ds_up_ordered(struct dynseq *, struct to_msg *);
 
 static int
 ds_broadcast_ordered(struct order *o, struct to_msg *m, uint64_t sender,
@@ -51,39 +92,190 @@ ds_broadcast_ordered(struct order *o, struct to_msg *m, uint64_t sender,
 	return layer_down(o->l, m);
 }
 
+static void
+ds_move(struct dynseq *ds, uint64_t to)
+{
+	struct to_msg	*m;
+	unsigned char	*h;
+
+	if ((m = msg_new(MSG_HEADROOM, DS_MOVE_HDR)) == NULL)
+		return;
+	h = msg_data(m);
+	h[0] = DS_MOVE;
+	put64(h + 1, to);
+	ds->ordering = 0;
+	ds->send_to = to;
+	ds->send_epoch = ds->epoch + 1;
+	layer_stats(ds->o.l)->role_moves++;
+	(void)layer_down(ds->o.l, m);
+}
+
+/* As the sequencer: put unit m of sender in the order. */
+static int
+ds_order(struct dynseq *ds, struct to_msg *m, uint64_t sender, uint64_t sseq)
+{
+	struct order	*o = &ds->o;
+	uint32_t	 n = pack_count(m);
+	int		 rv, to;
+
+	rv = ds_broadcast_ordered(o, m, sender, sseq);
+	to = order_activity(o, order_rank(o, sender), n);
+	if (to >= 0 && ds->ordering)
+		ds_move(ds, o->view.members[to]);
+	return rv;
+}
+
 static int
 ds_cast(struct order *o, struct to_msg *m)
 {
 	struct dynseq	*ds = (struct dynseq *)o;
 	unsigned char	*h;
 
-	if (ds->sequencer == layer_self(o->l))
-		return ds_broadcast_ordered(o, m, layer_self(o->l),
-		    m->meta.sender_seq);
+	if (!ds->running) {
+		msg_free(m);	/* in o->pending: it goes unordered */
+		return 0;
+	}
+	if (ds->ordering)
+		return ds_order(ds, m, layer_self(o->l), m->meta.sender_seq);
 	if ((h = msg_push(m, DS_DATA_HDR)) == NULL) {
 		msg_free(m);
 		return -1;
 	}
 	h[0] = DS_DATA;
-	put64(h + 1, m->meta.sender_seq);
-	m->meta.dst = ds->sequencer;
+	put32(h + 1, ds->send_epoch);
+	put64(h + 5, m->meta.sender_seq);
+	m->meta.dst = ds->send_to;
 	return layer_down(o->l, m);
 }
 
-/* At the sequencer: a member's message, to be put in order. */
+/* At the sequencer of its epoch: a member's unit, to be put in order. */
+static void
+ds_order_data(struct dynseq *ds, struct to_msg *m)
+{
+	uint64_t	 sseq = get64(msg_data(m) + 5);
+
+	msg_pull(m, DS_DATA_HDR);
+	(void)ds_order(ds, m, m->meta.src, sseq);
+}
+
 static void
 ds_up_data(struct dynseq *ds, struct to_msg *m)
 {
-	uint64_t	 sseq;
+	struct ord_msg	 e;
+	uint32_t	 epoch = get32(msg_data(m) + 1);
 
-	if (!ds->ordering || ds->sequencer != layer_self(ds->o.l) ||
-	    m->meta.dst == 0 || order_rank(&ds->o, m->meta.src) == -1) {
-		msg_free(m);	/* the sender re-sends it at the flush */
+	if (!ds->running || m->meta.dst == 0 ||
+	    order_rank(&ds->o, m->meta.src) == -1 || epoch < ds->epoch) {
+		msg_free(m);	/* the sender re-sends it */
 		return;
 	}
-	sseq = get64(msg_data(m) + 1);
-	msg_pull(m, DS_DATA_HDR);
-	(void)ds_broadcast_ordered(&ds->o, m, m->meta.src, sseq);
+	if (epoch > ds->epoch) {
+		e = (struct ord_msg){ m->meta.src, 0, epoch, 0, m };
+		(void)ordq_push(&ds->held_data, &e);
+	} else if (ds->ordering)
+		ds_order_data(ds, m);
+	else
+		msg_free(m);
+}
+
+/* Our epoch advanced: DATA held for it is ours to order now. */
+static void
+ds_release_data(struct dynseq *ds)
+{
+	struct ord_queue keep = { 0 };
+	struct ord_msg	*e, c;
+
+	while ((e = ordq_front(&ds->held_data)) != NULL) {
+		c = *e;
+		ordq_pop(&ds->held_data);
+		if (c.pos > ds->epoch)
+			(void)ordq_push(&keep, &c);
+		else if (c.pos == ds->epoch && ds->ordering && ds->running)
+			ds_order_data(ds, c.m);
+		else
+			msg_free(c.m);
+	}
+	ordq_free(&ds->held_data);
+	ds->held_data = keep;
+}
+
+/* Take out the first held message from the sequencer, if any. */
+static struct to_msg *
+ds_take_held(struct dynseq *ds)
+{
+	struct ord_queue rest = { 0 };
+	struct ord_msg	*e, c;
+	struct to_msg	*m = NULL;
+
+	while ((e = ordq_front(&ds->held_ord)) != NULL) {
+		c = *e;
+		ordq_pop(&ds->held_ord);
+		if (m == NULL && c.sender == ds->seq)
+			m = c.m;
+		else
+			(void)ordq_push(&rest, &c);
+	}
+	ordq_free(&ds->held_ord);
+	ds->held_ord = rest;
+	return m;
+}
+
+/* ORDERED and MOVE that came from the sequencer before its MOVE did. */
+static void
+ds_replay(struct dynseq *ds)
+{
+	struct to_msg	*m;
+
+	if (ds->replaying)
+		return;
+	ds->replaying = 1;
+	while ((m = ds_take_held(ds)) != NULL)
+		ds_up_ordered(ds, m);
+	ds->replaying = 0;
+}
+
+static void
+ds_apply_move(struct dynseq *ds, uint64_t to)
+{
+	struct order	*o = &ds->o;
+
+	if (order_rank(o, to) == -1) {
+		layer_stats(o->l)->dropped_bad++;
+		return;
+	}
+	ds->seq = to;
+	ds->epoch++;
+	if (ds->running && to == layer_self(o->l)) {
+		ds->ordering = 1;
+		ds->send_to = to;
+		ds->send_epoch = ds->epoch;
+		order_recast(o);
+	} else if (ds->running && ds->send_epoch < ds->epoch) {
+		ds->send_to = to;
+		ds->send_epoch = ds->epoch;
+		order_recast(o);
+	}
+	ds_release_data(ds);
+	ds_replay(ds);
+}
+
+/* ORDERED or MOVE from the sequencer whose stream we deliver. */
+static void
+ds_up_ordered(struct dynseq *ds, struct to_msg *m)
+{
+	const unsigned char *h = msg_data(m);
+	uint64_t	 sender, sseq;
+
+	if (h[0] == DS_MOVE) {
+		sender = get64(h + 1);
+		msg_free(m);
+		ds_apply_move(ds, sender);
+		return;
+	}
+	sender = get64(h + 1);
+	sseq = get64(h + 9);
+	msg_pull(m, DS_ORDERED_HDR);
+	order_deliver(&ds->o, m, sender, sseq);
 }
 
 static void
@@ -91,28 +283,37 @@ ds_up(struct order *o, struct to_msg *m)
 {
 	struct dynseq	*ds = (struct dynseq *)o;
 	const unsigned char *h = msg_data(m);
-	uint64_t	 sender, sseq;
+	size_t		 len = msg_len(m);
+	struct ord_msg	 e;
 
-	if (msg_len(m) >= DS_DATA_HDR && h[0] == DS_DATA) {
+	if (len >= DS_DATA_HDR + 1 && h[0] == DS_DATA) {
 		ds_up_data(ds, m);
 		return;
 	}
-	if (msg_len(m) < DS_ORDERED_HDR || h[0] != DS_ORDERED ||
-	    m->meta.src != ds->sequencer) {
+	if (!((len >= DS_ORDERED_HDR + 1 && h[0] == DS_ORDERED) ||
+	    (len == DS_MOVE_HDR && h[0] == DS_MOVE)) || m->meta.dst != 0 ||
+	    order_rank(o, m->meta.src) == -1) {
 		layer_stats(o->l)->dropped_bad++;
 		msg_free(m);
 		return;
 	}
-	sender = get64(h + 1);
-	sseq = get64(h + 9);
-	msg_pull(m, DS_ORDERED_HDR);
-	order_deliver(o, m, sender, sseq);
+	if (m->meta.src == ds->seq) {
+		ds_up_ordered(ds, m);
+		return;
+	}
+	/* a later sequencer, whose MOVE we have yet to apply */
+	e = (struct ord_msg){ m->meta.src, 0, 0, 0, m };
+	(void)ordq_push(&ds->held_ord, &e);
 }
 
 static void
 ds_flush(struct order *o)
 {
-	((struct dynseq *)o)->ordering = 0;
+	struct dynseq	*ds = (struct dynseq *)o;
+
+	ds->running = 0;
+	ds->ordering = 0;
+	ordq_clear(&ds->held_data);
 }
 
 static void
@@ -120,8 +321,12 @@ ds_view(struct order *o)
 {
 	struct dynseq	*ds = (struct dynseq *)o;
 
-	ds->sequencer = o->view.members[0];
-	ds->ordering = 1;
+	ordq_clear(&ds->held_data);
+	ordq_clear(&ds->held_ord);
+	ds->seq = ds->send_to = o->view.members[0];
+	ds->epoch = ds->send_epoch = 0;
+	ds->ordering = ds->seq == layer_self(o->l);
+	ds->running = 1;
 }
 
 static const struct order_proto dynseq_proto = {
@@ -132,15 +337,30 @@ static const struct order_proto dynseq_proto = {
 };
 
 static int
-ds_init(struct layer *l)
+ds_init_as(struct layer *l, const char *pack)
 {
 	struct dynseq	*ds;
 
 	if ((ds = calloc(1, sizeof(*ds))) == NULL)
 		return -1;
-	order_init(&ds->o, l, &dynseq_proto);
+	if (order_init(&ds->o, l, &dynseq_proto, pack) == -1) {
+		free(ds);
+		return -1;
+	}
 	l->state = ds;
 	return 0;
+}
+
+static int
+ds_init(struct layer *l)
+{
+	return ds_init_as(l, "off");
+}
+
+static int
+dysfc_init(struct layer *l)
+{
+	return ds_init_as(l, "1ms");
 }
 
 static void
@@ -151,41 +371,36 @@ ds_fini(struct layer *l)
 	if (ds == NULL)
 		return;
 	order_fini(&ds->o);
+	ordq_free(&ds->held_data);
+	ordq_free(&ds->held_ord);
 	free(ds);
-}
-
-static int
-ds_down(struct layer *l, struct to_msg *m)
-{
-	return order_down(l->state, m);
-}
-
-static void
-ds_layer_up(struct layer *l, struct to_msg *m)
-{
-	order_up(l->state, m);
-}
-
-static void
-ds_ctl_up(struct layer *l, struct event *e)
-{
-	order_ctl_up(l->state, e);
-}
-
-static void
-ds_timer(struct layer *l)
-{
+	l->state = NULL;
 }
 
 const struct layer_ops dynseq_ops = {
 	.name = "dynseq",
-	.about = "sequencer: members send to rank 0, which broadcasts in order",
-	.hdr_len = DS_ORDERED_HDR,
+	.about = "sequencer: members send to it, it broadcasts in order; "
+	    "the role moves to a much more active member",
+	.hdr_len = DS_ORDERED_HDR + PACK_ONE_HDR,
 	.init = ds_init,
 	.fini = ds_fini,
-	.down = ds_down,
-	.up = ds_layer_up,
+	.down = order_layer_down,
+	.up = order_layer_up,
 	.ctl_down = layer_ctl_down,
-	.ctl_up = ds_ctl_up,
-	.timer = ds_timer,
+	.ctl_up = order_layer_ctl_up,
+	.timer = order_layer_timer,
+};
+
+const struct layer_ops dysfc_ops = {
+	.name = "dysfc",
+	.about = "dynseq whose members send one pack of their messages "
+	    "every 1 ms",
+	.hdr_len = DS_ORDERED_HDR + PACK_ONE_HDR,
+	.init = dysfc_init,
+	.fini = ds_fini,
+	.down = order_layer_down,
+	.up = order_layer_up,
+	.ctl_down = layer_ctl_down,
+	.ctl_up = order_layer_ctl_up,
+	.timer = order_layer_timer,
 };

@@ -30,10 +30,15 @@ struct stack {
 };
 
 extern const struct layer_ops com_ops, nak_ops, frag_ops, mbrship_ops,
-    dynseq_ops;
+    totem_ops, tomfc_ops, total_ops, dynord_ops, dynseq_ops, dysfc_ops;
 
 const struct layer_ops *const layer_table[] = {
+	&totem_ops,
+	&tomfc_ops,
+	&total_ops,
+	&dynord_ops,
 	&dynseq_ops,
+	&dysfc_ops,
 	&mbrship_ops,
 	&frag_ops,
 	&nak_ops,

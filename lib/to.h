@@ -20,6 +20,17 @@
 #define TO_WINDOW_DEFAULT	4096		/* unstable messages per member */
 #define TO_GROUP_MAX		64		/* bytes in a group name */
 #define TO_SUSPECT_DEFAULT	1000		/* ms of silence: suspected */
+#define TO_KEY_MIN		32		/* bytes in a group key, at least */
+
+/*
+ * Why the COM layer refuses a member's datagrams for their key; see
+ * to_config.refused.
+ */
+enum to_refusal {
+	TO_REFUSED_UNSEALED = 1,	/* we have a key, it sends without */
+	TO_REFUSED_SEALED,		/* it seals with a key, we have none */
+	TO_REFUSED_KEY,			/* sealed, but not with our key */
+};
 
 struct to_config {
 	const char	*group;		/* group name, required */
@@ -36,6 +47,36 @@ struct to_config {
 					 * 0: TO_SUSPECT_DEFAULT */
 	int		 watch;		/* only watch: never join, never send;
 					 * views come from coordinators' HELLO */
+	/* The group key (-k): with one, every datagram is sealed
+	 * (authenticated and its payload encrypted) and unsealed ones are
+	 * refused.  NULL for none, else at least TO_KEY_MIN bytes of
+	 * secret random data; read only during to_open(). */
+	const unsigned char *key;
+	size_t		 keylen;
+	/* Called, from inside to_process(), when the datagrams of one
+	 * sender keep being refused for their key: once per sender and
+	 * reason, so the tools can tell the user why no view forms. */
+	void		(*refused)(void *arg, uint64_t src, enum to_refusal);
+	void		*refused_arg;
+	/*
+	 * Packing (every protocol): own messages go as packs, one ordered
+	 * unit and one header for many messages.  "off"; a delay such as
+	 * "1ms" or "500us" (a pack goes at the latest that long after its
+	 * first message; a bare number is ms, at most 10 s); or "adaptive"
+	 * (a message goes at once while none of ours is in flight, else
+	 * waits in a pack that goes when the one in flight is delivered).
+	 * NULL: the protocol's own: tomfc packs at each token visit, total
+	 * at each token receipt, dysfc every 1ms, the others not at all.
+	 * to_pack_check() validates.
+	 */
+	const char	*pack;
+	size_t		 pack_max;	/* bytes of messages in one pack (a full
+					 * one goes at once); 0: what fits one
+					 * datagram after every header */
+	int		 compress;	/* zlib level 1-9 for packs it shrinks,
+					 * -1 zlib's default, 0 none */
+	uint32_t	 visit_max;	/* totem, tomfc: units sent per token
+					 * visit (paper, footnote 1), 0: all */
 };
 
 /* What the application learns with each delivered message. */
@@ -71,6 +112,25 @@ struct to_stats {
 	uint64_t	naks_sent, retransmits;
 	uint64_t	casts, delivered;
 	uint64_t	views;
+	/* with a key (to_config.key), or against one */
+	uint64_t	dropped_auth;	/* sealed, failed authentication (or
+					 * we have no key) */
+	uint64_t	dropped_unsealed;/* not sealed while we have a key */
+	uint64_t	dropped_replay;	/* authentic, but seen before or older
+					 * than the replay window */
+	/* ordering protocols and packing */
+	uint64_t	packs_sent;	/* units of two or more messages */
+	uint64_t	msgs_packed;	/* messages in them */
+	uint64_t	packs_compressed;
+	uint64_t	tokens_sent;	/* token passes (totem, tomfc, total) */
+	uint64_t	token_requests;	/* total */
+	uint64_t	orders_sent;	/* ORDER messages alone (dynord) */
+	uint64_t	unordered_sent;	/* own units re-sent at a flush */
+	uint64_t	role_moves;	/* orderer or sequencer handed on */
+	/* not counters: the transport's socket buffers, in bytes, as the
+	 * kernel granted them (0: no sockets) and as asked for; -v prints
+	 * them, since a kernel limit such as net.core.rmem_max may clamp */
+	uint64_t	rcvbuf, sndbuf, buf_asked;
 };
 
 struct to_group;
@@ -79,14 +139,27 @@ struct to_group	*to_open(const struct to_config *, const struct to_callbacks *);
 void		 to_close(struct to_group *);
 
 /*
- * File descriptors to poll.  Fills at most max entries and returns how many
- * the member has (which may exceed max).
+ * File descriptors to poll (for no events while paused).  Fills at most
+ * max entries and returns how many the member has (which may exceed max).
  */
 int		 to_pollfds(struct to_group *, struct pollfd *, int max);
 /* Absolute CLOCK_MONOTONIC deadline in ns for the next to_process(). */
 uint64_t	 to_next_wake(struct to_group *);
-/* Reads what is ready, runs due timers, delivers.  -1 on a fatal error. */
+/*
+ * Reads what is ready, runs due timers, delivers.  -1 on a fatal error:
+ * EPROTO if the group runs another protocol stack; to_error() says more.
+ */
 int		 to_process(struct to_group *);
+/* Why the group let us go, in words, or NULL. */
+const char	*to_error(struct to_group *);
+/*
+ * Pause (1) or resume (0) taking datagrams: while paused, to_process()
+ * reads nothing, so nothing is delivered and nothing new acknowledged
+ * (the senders' flow-control window fills and the group slows to this
+ * member), but timers still run (heartbeats go on).  Returns the previous
+ * setting.  For a consumer whose output is full.
+ */
+int		 to_pause(struct to_group *, int paused);
 
 /*
  * Broadcast one message in total order.  -1 with EAGAIN while the window of
@@ -109,6 +182,8 @@ uint64_t		 to_self(struct to_group *);
 /* Protocol names, NULL-terminated, and a one-line description of each. */
 const char	*const *to_protocols(void);
 const char	*to_protocol_about(const char *);
+/* 0 if s is a valid to_config.pack (NULL is), else -1 with EINVAL. */
+int		 to_pack_check(const char *s);
 
 uint64_t	 to_now(void);	/* CLOCK_MONOTONIC in ns */
 

@@ -177,6 +177,7 @@ sim_event(void *arg, struct event *e)
 		break;
 	case EV_EXIT:
 		nd->exited = 1;
+		nd->exit_error = e->error;
 		break;
 	case EV_CUT_DONE:
 		nd->cut_done = 1;
@@ -201,6 +202,7 @@ sim_node_init(struct sim *s, int i, const char *spec, const char *faults)
 		return -1;
 	nd->id = sim_random(s) | 1;
 	nd->alive = 1;
+	nd->cfg = s->base;
 	nd->cfg.group = "sim";
 	nd->cfg.stack = spec;
 	nd->cfg.faults = faults;
@@ -228,11 +230,20 @@ sim_node_init(struct sim *s, int i, const char *spec, const char *faults)
 struct sim *
 sim_new(int n, const char *spec, const char *faults, uint64_t seed)
 {
+	return sim_new_cfg(n, spec, faults, seed, NULL);
+}
+
+struct sim *
+sim_new_cfg(int n, const char *spec, const char *faults, uint64_t seed,
+    const struct to_config *base)
+{
 	struct sim	*s;
 	int		 i;
 
 	if (n > SIM_MAX_NODES || (s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
+	if (base != NULL)
+		s->base = *base;
 	s->rng = seed;
 	s->now = 1000000000ULL;
 	if ((s->verify = verify_new()) == NULL) {

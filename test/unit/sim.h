@@ -37,6 +37,7 @@ struct sim_node {
 	struct to_view	 view;		/* last EV_VIEW seen at the top */
 	int		 views;		/* how many EV_VIEW */
 	int		 exited;	/* EV_EXIT seen */
+	int		 exit_error;	/* its error, if any */
 	int		 cut_done;	/* EV_CUT_DONE seen (for NAK tests) */
 	int		 vlog;		/* its log in sim->verify */
 };
@@ -52,11 +53,15 @@ struct sim {
 	uint64_t	 dgrams;	/* sent in all */
 	uint64_t	 latency;	/* one way, ns */
 	struct verify	*verify;	/* every node's views and deliveries */
+	struct to_config base;		/* settings every node starts from */
 };
 
 /* n nodes, each with spec and fault spec (may be NULL), from seed. */
 struct sim	*sim_new(int n, const char *spec, const char *faults,
 		    uint64_t seed);
+/* The same, each node's settings starting from base (packing...). */
+struct sim	*sim_new_cfg(int n, const char *spec, const char *faults,
+		    uint64_t seed, const struct to_config *base);
 void		 sim_free(struct sim *);
 /* Add a node later (a joiner); returns its index or -1. */
 int		 sim_add(struct sim *, const char *spec, const char *faults);

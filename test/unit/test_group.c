@@ -1,9 +1,10 @@
 /*
- * test_group.c: whole stacks ("dynseq:mbrship:frag:nak:com") in the
- * simulator: members find each other and agree on a view, then every
- * member delivers the same messages in the same order, each sender's in
- * its order, none lost, none twice, under seeded loss, duplication and
- * reordering; joins and graceful leaves keep that for those who stay.
+ * test_group.c: whole stacks ("PROTO:mbrship:frag:nak:com") in the
+ * simulator, for every protocol and packing of specs.h: members find
+ * each other and agree on a view, then every member delivers the same
+ * messages in the same order, each sender's in its order, none lost, none
+ * twice, under seeded loss, duplication and reordering; joins and
+ * graceful leaves keep that for those who stay.  TO_SPECS picks specs.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,9 +12,20 @@
 
 #include "check.h"
 #include "sim.h"
+#include "specs.h"
 
-#define SPEC	"dynseq:mbrship:frag:nak:com"
 #define SEC	1000000000ULL
+
+static const struct spec *cur;	/* the spec under test */
+static struct to_config cur_cfg;
+
+#define SPEC	(cur->stack)
+
+static struct sim *
+new_sim(int n, const char *faults, uint64_t seed)
+{
+	return sim_new_cfg(n, SPEC, faults, seed, &cur_cfg);
+}
 
 static int
 all_in_view(struct sim *s, void *arg)
@@ -84,16 +96,16 @@ agree(struct sim *s, size_t want, uint64_t seed)
 	for (i = 1; i < s->n; i++) {
 		b = &s->nodes[i];
 		if (b->nrecs != a->nrecs) {
-			printf("# seed %llu: node %d has %zu, node 0 %zu\n",
-			    (unsigned long long)seed, i, b->nrecs, a->nrecs);
+			printf("# %s seed %llu: node %d has %zu, node 0 %zu\n",
+			    cur->name, (unsigned long long)seed, i, b->nrecs, a->nrecs);
 			return 0;
 		}
 		for (j = 0; j < a->nrecs; j++)
 			if (a->recs[j].len != b->recs[j].len ||
 			    memcmp(a->recs[j].data, b->recs[j].data,
 			    a->recs[j].len) != 0) {
-				printf("# seed %llu: node %d differs at %zu\n",
-				    (unsigned long long)seed, i, j);
+				printf("# %s seed %llu: node %d differs at %zu\n",
+				    cur->name, (unsigned long long)seed, i, j);
 				return 0;
 			}
 	}
@@ -102,8 +114,8 @@ agree(struct sim *s, size_t want, uint64_t seed)
 		a->recs[j].data[a->recs[j].len] = '\0';
 		if (sscanf((char *)a->recs[j].data, "%d:%d", &node, &k) != 2 ||
 		    node < 0 || node >= SIM_MAX_NODES || k != next[node]++) {
-			printf("# seed %llu: FIFO broken at %zu (%s)\n",
-			    (unsigned long long)seed, j,
+			printf("# %s seed %llu: FIFO broken at %zu (%s)\n",
+			    cur->name, (unsigned long long)seed, j,
 			    (char *)a->recs[j].data);
 			return 0;
 		}
@@ -114,7 +126,7 @@ agree(struct sim *s, size_t want, uint64_t seed)
 static void
 test_burst(int n, const char *faults, uint64_t seed, int per_sender)
 {
-	struct sim	*s = sim_new(n, SPEC, faults, seed);
+	struct sim	*s = new_sim(n, faults, seed);
 	struct want	 w = { -1, (size_t)(n * per_sender) };
 	int		 i, k, ok;
 
@@ -123,16 +135,16 @@ test_burst(int n, const char *faults, uint64_t seed, int per_sender)
 		return;
 	ok = sim_run(s, all_in_view, &n, 10 * SEC);
 	if (!ok)
-		printf("# seed %llu: no common view of %d\n",
-		    (unsigned long long)seed, n);
+		printf("# %s seed %llu: no common view of %d\n",
+		    cur->name, (unsigned long long)seed, n);
 	CHECK(ok);
 	for (k = 0; k < per_sender; k++)
 		for (i = 0; i < n; i++)
 			cast_from(s, i, k);
 	ok = sim_run(s, delivered, &w, 30 * SEC);
 	if (!ok)
-		printf("# seed %llu faults %s: delivered %zu of %zu\n",
-		    (unsigned long long)seed, faults ? faults : "none",
+		printf("# %s seed %llu faults %s: delivered %zu of %zu\n",
+		    cur->name, (unsigned long long)seed, faults ? faults : "none",
 		    s->nodes[0].nrecs, w.n);
 	CHECK(ok);
 	CHECK(agree(s, w.n, seed));
@@ -144,7 +156,7 @@ test_burst(int n, const char *faults, uint64_t seed, int per_sender)
 static void
 test_join_and_leave(uint64_t seed, const char *faults)
 {
-	struct sim	*s = sim_new(2, SPEC, faults, seed);
+	struct sim	*s = new_sim(2, faults, seed);
 	struct event	 leave = { .type = EV_LEAVE };
 	struct want	 w = { -1, 20 };
 	int		 two = 2, three = 3, j, k;
@@ -176,8 +188,8 @@ test_join_and_leave(uint64_t seed, const char *faults)
 		struct sim_rec	*b = &s->nodes[j].recs[i];
 
 		if (a->len != b->len || memcmp(a->data, b->data, a->len)) {
-			printf("# seed %llu: joiner differs at %zu\n",
-			    (unsigned long long)seed, i);
+			printf("# %s seed %llu: joiner differs at %zu\n",
+			    cur->name, (unsigned long long)seed, i);
 			CHECK(0);
 			break;
 		}
@@ -186,6 +198,15 @@ test_join_and_leave(uint64_t seed, const char *faults)
 	sim_ctl(s, 0, &leave);
 	CHECK(sim_run(s, exited, &s->nodes[0], 10 * SEC));
 	CHECK(sim_run(s, all_in_view, &two, 10 * SEC));
+	if (!(s->nodes[1].view.n == 2 && s->nodes[1].view.members[0] ==
+	    s->nodes[1].id))
+		printf("# %s seed %llu: after the leave node 1 has view %llu "
+		    "of %u, rank 0 %s\n", cur->name, (unsigned long long)seed,
+		    (unsigned long long)s->nodes[1].view.id,
+		    s->nodes[1].view.n, s->nodes[1].view.n == 0 ? "-" :
+		    s->nodes[1].view.members[0] == s->nodes[1].id ? "node 1" :
+		    s->nodes[1].view.members[0] == s->nodes[j].id ? "the joiner" :
+		    "another");
 	CHECK(s->nodes[1].view.n == 2 && s->nodes[1].view.members[0] ==
 	    s->nodes[1].id);
 	cast_from(s, 1, 20);
@@ -201,17 +222,24 @@ test_join_and_leave(uint64_t seed, const char *faults)
 int
 main(void)
 {
+	struct spec	 specs[SPEC_MAX];
 	uint64_t	 seed;
+	int		 i, n = spec_list(specs);
 
-	test_burst(1, NULL, 1, 50);
-	test_burst(3, NULL, 2, 200);
-	for (seed = 10; seed < 30; seed++)
-		test_burst(3 + (int)(seed % 3), "loss=10%,dup=2%,reorder=2%",
-		    seed, 100);
-	for (seed = 40; seed < 45; seed++)
-		test_burst(3, "loss=20%,dup=5%,reorder=5%", seed, 100);
-	test_join_and_leave(100, NULL);
-	for (seed = 101; seed < 106; seed++)
-		test_join_and_leave(seed, "loss=10%,dup=2%,reorder=2%");
+	for (i = 0; i < n; i++) {
+		cur = &specs[i];
+		spec_config(cur, &cur_cfg);
+		printf("# %s\n", cur->name);
+		test_burst(1, NULL, 1, 50);
+		test_burst(3, NULL, 2, 200);
+		for (seed = 10; seed < 30; seed++)
+			test_burst(3 + (int)(seed % 3),
+			    "loss=10%,dup=2%,reorder=2%", seed, 100);
+		for (seed = 40; seed < 45; seed++)
+			test_burst(3, "loss=20%,dup=5%,reorder=5%", seed, 100);
+		test_join_and_leave(100, NULL);
+		for (seed = 101; seed < 106; seed++)
+			test_join_and_leave(seed, "loss=10%,dup=2%,reorder=2%");
+	}
 	return check_done();
 }

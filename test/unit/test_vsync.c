@@ -1,13 +1,16 @@
 /*
  * test_vsync.c: seeded random schedules of casts, crashes, joins, leaves,
- * partitions and heals under loss, over whole stacks in the simulator.
+ * partitions and heals under loss, over whole stacks in the simulator,
+ * for every protocol and packing of specs.h (TO_SPECS picks some).
  * After each schedule every member's log is checked with verify.c (no
  * duplicates, sender order, one total order, virtual synchrony), and once
  * the network has healed the live members must end in one view and
  * deliver a last burst everywhere.
  *
- * TO_SCHEDULES sets how many schedules (default 1000; make soak runs
- * more); TO_SEED replays one.  A failure prints its seed.
+ * TO_SCHEDULES sets how many schedules per spec (default 1000 for
+ * dynseq, VSYNC_OTHERS for the other specs; make soak runs more);
+ * TO_SEED replays one (of each spec TO_SPECS keeps).  A failure prints
+ * its spec and seed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +18,16 @@
 
 #include "check.h"
 #include "sim.h"
+#include "specs.h"
 
-#define SPEC	"dynseq:mbrship:frag:nak:com"
+#define VSYNC_OTHERS	40	/* schedules per spec but dynseq, by default */
+
+static const struct spec *cur;	/* the spec under test */
+static struct to_config cur_cfg;
+
+#define SPEC	(cur->stack)
+#define sim_new(n, spec, faults, seed) \
+	sim_new_cfg((n), (spec), (faults), (seed), &cur_cfg)
 #define MS	1000000ULL
 #define SEC	(1000 * MS)
 
@@ -165,8 +176,8 @@ one_view(struct sim *s, void *arg)
 		if (!live(&s->nodes[i]))
 			continue;
 		w = &s->nodes[i].view;
-		if (w->id != v->id || w->n != v->n ||
-		    memcmp(w->members, v->members, v->n * sizeof(uint64_t)))
+		if (w->id != v->id || w->n != v->n || (v->n > 0 &&
+		    memcmp(w->members, v->members, v->n * sizeof(uint64_t))))
 			return 0;
 		n++;
 	}
@@ -229,8 +240,8 @@ run_schedule(uint64_t seed, int log)
 		step(&sc);
 	heal(sc.s);
 	if (!settle(sc.s, 30 * SEC)) {
-		printf("# seed %llu: no single view after the heal\n",
-		    (unsigned long long)seed);
+		printf("# %s seed %llu: no single view after the heal\n",
+		    cur->name, (unsigned long long)seed);
 		for (i = 0; log && i < sc.s->n; i++) {
 			struct sim_node *nd = &sc.s->nodes[i];
 			printf("#  node %d %04llx alive %d exited %d view %llu:",
@@ -249,8 +260,8 @@ run_schedule(uint64_t seed, int log)
 		w.want[i] = sc.s->nodes[i].nrecs + 10;
 	burst(&sc, first, 10);
 	if (ok && !sim_run(sc.s, all_got_last, &w, 30 * SEC)) {
-		printf("# seed %llu: the last burst did not reach everyone\n",
-		    (unsigned long long)seed);
+		printf("# %s seed %llu: the last burst did not reach "
+		    "everyone\n", cur->name, (unsigned long long)seed);
 		for (i = 0; log && i < sc.s->n; i++)
 			printf("#  node %d alive %d exited %d view %llu n %u "
 			    "has %zu wants %zu\n", i, sc.s->nodes[i].alive,
@@ -261,7 +272,8 @@ run_schedule(uint64_t seed, int log)
 		ok = 0;
 	}
 	if (verify_run(sc.s->verify, why, sizeof(why)) == -1) {
-		printf("# seed %llu: %s\n", (unsigned long long)seed, why);
+		printf("# %s seed %llu: %s\n", cur->name,
+		    (unsigned long long)seed, why);
 		ok = 0;
 	}
 	sim_free(sc.s);
@@ -296,7 +308,7 @@ run_kill(uint64_t seed, int victim)
 	if (!sim_run(sc.s, all_got_last, &w, 10 * SEC))
 		ok = 0;
 	if (verify_run(sc.s->verify, why, sizeof(why)) == -1) {
-		printf("# kill %d seed %llu: %s\n", victim,
+		printf("# %s kill %d seed %llu: %s\n", cur->name, victim,
 		    (unsigned long long)seed, why);
 		ok = 0;
 	}
@@ -336,35 +348,98 @@ run_split(uint64_t seed)
 	burst(&sc, 4, 5);
 	ok &= sim_run(sc.s, all_got_last, &w, 10 * SEC);
 	if (verify_run(sc.s->verify, why, sizeof(why)) == -1) {
-		printf("# split seed %llu: %s\n", (unsigned long long)seed, why);
+		printf("# %s split seed %llu: %s\n", cur->name,
+		    (unsigned long long)seed, why);
 		ok = 0;
 	}
 	sim_free(sc.s);
 	return ok;
 }
 
-int
-main(void)
+/* One of three leaves under 20% loss: it goes and stays gone, and the
+ * other two carry on in a view of two. */
+static int
+run_leave_lossy(uint64_t seed)
 {
-	const char	*env;
-	uint64_t	 seed, n = 1000, failed = 0;
+	struct sched	 sc;
+	struct last	 w;
+	struct event	 leave = { .type = EV_LEAVE };
+	int		 i, ok = 1, views;
 
-	if ((env = getenv("TO_SEED")) != NULL) {
-		seed = strtoull(env, NULL, 10);
-		CHECK(run_schedule(seed, 1));
-		return check_done();
+	memset(&sc, 0, sizeof(sc));
+	memset(leaving, 0, sizeof(leaving));
+	if ((sc.s = sim_new(3, SPEC, "loss=20%", seed)) == NULL)
+		return 0;
+	ok &= settle(sc.s, 20 * SEC);
+	burst(&sc, 0, 50);
+	sim_run(sc.s, NULL, NULL, 5 * MS);
+	leaving[2] = 1;
+	views = sc.s->nodes[2].views;
+	sim_ctl(sc.s, 2, &leave);
+	ok &= settle(sc.s, 20 * SEC);
+	sim_run(sc.s, NULL, NULL, 5 * SEC);
+	/* gone, and never came back with a view of its own */
+	ok &= sc.s->nodes[2].exited && sc.s->nodes[2].views == views;
+	ok &= one_view(sc.s, NULL) && sc.s->nodes[0].view.n == 2;
+	for (i = 0; i < sc.s->n; i++)
+		w.want[i] = sc.s->nodes[i].nrecs + 10;
+	burst(&sc, 1, 10);
+	ok &= sim_run(sc.s, all_got_last, &w, 10 * SEC);
+	if (!ok) {
+		printf("# leave under loss, seed %llu: fails\n",
+		    (unsigned long long)seed);
+		for (i = 0; i < sc.s->n; i++)
+			printf("#  node %d exited %d views %d view %llu n %u "
+			    "has %zu\n", i, sc.s->nodes[i].exited,
+			    sc.s->nodes[i].views,
+			    (unsigned long long)sc.s->nodes[i].view.id,
+			    sc.s->nodes[i].view.n, sc.s->nodes[i].nrecs);
 	}
-	if ((env = getenv("TO_SCHEDULES")) != NULL)
-		n = strtoull(env, NULL, 10);
-	CHECK(run_kill(1, 0));		/* the sequencer and coordinator */
+	sim_free(sc.s);
+	return ok;
+}
+
+/* The checks of one spec; the failed schedules. */
+static uint64_t
+run_spec(uint64_t n)
+{
+	uint64_t	 seed, failed = 0;
+
+	CHECK(run_kill(1, 0));		/* the role holder and coordinator */
 	CHECK(run_kill(2, 1));		/* a sender */
 	CHECK(run_kill(3, 3));		/* a receiver */
 	CHECK(run_split(4));
 	CHECK(run_split(5));
+	for (seed = 1; seed <= 10; seed++)
+		failed += !run_leave_lossy(seed);
 	for (seed = 1; seed <= n; seed++)
 		failed += !run_schedule(seed, 0);
-	printf("# %llu schedules, %llu failed\n", (unsigned long long)n,
-	    (unsigned long long)failed);
+	printf("# %s: %llu schedules, %llu failed\n", cur->name,
+	    (unsigned long long)n, (unsigned long long)failed);
+	return failed;
+}
+
+int
+main(void)
+{
+	struct spec	 specs[SPEC_MAX];
+	const char	*env;
+	uint64_t	 seed, n, failed = 0;
+	int		 i, nspecs = spec_list(specs);
+
+	for (i = 0; i < nspecs; i++) {
+		cur = &specs[i];
+		spec_config(cur, &cur_cfg);
+		if ((env = getenv("TO_SEED")) != NULL) {
+			seed = strtoull(env, NULL, 10);
+			CHECK(run_schedule(seed, 1));
+			continue;
+		}
+		n = strcmp(cur->name, "dynseq") == 0 ? 1000 : VSYNC_OTHERS;
+		if ((env = getenv("TO_SCHEDULES")) != NULL)
+			n = strtoull(env, NULL, 10);
+		failed += run_spec(n);
+	}
 	CHECK(failed == 0);
 	return check_done();
 }
