@@ -5,6 +5,7 @@
  * announced, restarted without members that stay silent.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,14 +33,12 @@ mb_change_begin(struct layer *l, uint64_t id, const struct mb_set *members)
 {
 	struct mbrship	*mb = l->state;
 	struct mb_change *ch = &mb->ch;
-	struct event	 e = { .type = EV_EXIT };
+	struct event	 e = { .type = EV_FLUSH };
 	uint32_t	 i;
 
 	mb_change_clear(ch);
 	if (members->n == 0) {
-		/* the last member leaves: nobody to hand over to */
-		mb->state = MB_LEFT;
-		layer_ctl_up(l, &e);
+		mb_gone(l);	/* the last member leaves: nobody to hand over to */
 		return;
 	}
 	ch->active = 1;
@@ -54,7 +53,6 @@ mb_change_begin(struct layer *l, uint64_t id, const struct mb_set *members)
 	mb->next_retry = layer_now(l) + MB_RETRY;
 	if (!set_has(&ch->members, layer_self(l)) && mb->state == MB_NORMAL) {
 		/* a leaving coordinator flushes for its successors */
-		e.type = EV_FLUSH;
 		mb->in_flush_upcall = 1;
 		layer_ctl_up(l, &e);
 		mb->in_flush_upcall = 0;
@@ -331,13 +329,12 @@ mb_change_done(struct layer *l)
 	struct mbrship	*mb = l->state;
 	struct mb_change *ch = &mb->ch;
 
-	mb_change_clear(ch);
-	if (mb->leaving && !set_has(&ch->members, layer_self(l))) {
-		struct event	 e = { .type = EV_EXIT };
+	int		 staying = set_has(&ch->members, layer_self(l));
 
-		mb->state = MB_LEFT;
-		layer_ctl_up(l, &e);
-	} else if (mb->joiners.n > 0 || mb->leavers.n > 0)
+	mb_change_clear(ch);
+	if (mb->leaving && !staying)
+		mb_gone(l);
+	else if (mb->joiners.n > 0 || mb->leavers.n > 0)
 		mb_want_change(l);
 }
 
@@ -371,6 +368,22 @@ mb_on_leave(struct layer *l, uint64_t src)
  * Another coordinator's HELLO: the senior view (more members, then the
  * smaller coordinator id) absorbs the junior one.
  */
+/*
+ * A joiner hears a group of its name running another protocol stack:
+ * joining it would mix protocols, so it stops and says why.
+ */
+static void
+mb_wrong_protocol(struct layer *l, const char *theirs)
+{
+	struct mbrship	*mb = l->state;
+	struct event	 e = { .type = EV_EXIT, .error = EPROTO };
+
+	snprintf(e.why, sizeof(e.why), "the group runs %s, not %s", theirs,
+	    mb->proto);
+	mb->state = MB_LEFT;
+	layer_ctl_up(l, &e);
+}
+
 void
 mb_on_hello(struct layer *l, uint64_t src, struct wire_rd *r)
 {
@@ -378,16 +391,23 @@ mb_on_hello(struct layer *l, uint64_t src, struct wire_rd *r)
 	struct mb_set	 other;
 	uint64_t	 id = wire_u64(r);
 	uint32_t	 i;
+	char		 theirs[32];
 
 	if (mb_get_set(r, &other) == -1)
 		return;
+	if (mb_get_proto(r, mb, theirs, sizeof(theirs)) == -1) {
+		if (!r->err && mb->state == MB_JOINING)
+			mb_wrong_protocol(l, theirs);
+		return;		/* never merge with another protocol */
+	}
 	if (mb->state != MB_JOINING && mb->state != MB_LEFT && !mb->leaving &&
 	    set_has(&mb->view, src) && id > mb->view_id &&
 	    !set_has(&other, layer_self(l))) {
 		mb_excluded(l, id);
 		return;
 	}
-	if (!mb_is_coord(l) || mb->ch.active || set_has(&mb->view, src))
+	if (!mb_is_coord(l) || mb->ch.active || mb->leaving ||
+	    set_has(&mb->view, src))
 		return;
 	if (other.n > mb->view.n ||
 	    (other.n == mb->view.n && src < layer_self(l)))

@@ -39,7 +39,7 @@ mb_check_failures(struct layer *l)
 	uint32_t	 i;
 	int		 news = 0;
 
-	if (mb->state == MB_JOINING || mb->state == MB_LEFT)
+	if (mb->state == MB_JOINING || mb->state == MB_LEFT || mb->paused)
 		return;
 	for (i = 0; i < mb->view.n; i++) {
 		if (mb->view.m[i] == layer_self(l) ||
@@ -51,6 +51,13 @@ mb_check_failures(struct layer *l)
 	}
 	if (mb->state == MB_CUTTING && now >= mb->cut_deadline)
 		mb_cut_stuck(l);
+	if (mb->leaving && mb_coord(mb) == layer_self(l) &&
+	    !set_has(&mb->leavers, layer_self(l))) {
+		/* leaving, and everyone else silent: nobody to say goodbye
+		 * to, and a leaver starts no view of its own */
+		mb_gone(l);
+		return;
+	}
 	if ((news || mb->suspects.n > 0) && mb_is_coord(l) &&
 	    !mb->ch.active && mb->change_at == 0)
 		mb_want_change(l);

@@ -39,8 +39,8 @@
  *
  * Header (byte 0 is the type; all integers big-endian):
  *	DATA	 type u64:view						9 bytes
- *	JOIN	 type
- *	HELLO	 type u64:view u32:n n*u64:member
+ *	JOIN	 type u8:len len*protocol
+ *	HELLO	 type u64:view u32:n n*u64:member u8:len len*protocol
  *	FLUSH	 type u64:new-view u32:n n*u64:member
  *	FLUSH_OK type u64:new-view u64:prev-view u64:prev-coord
  *		 u32:k k*(u64:member u64:seq)
@@ -58,6 +58,7 @@
 #include <string.h>
 
 #include <bsd/stdlib.h>
+#include <bsd/string.h>
 
 #include "mbrship.h"
 
@@ -159,6 +160,76 @@ mb_send_setmsg(struct layer *l, enum mb_type t, uint64_t id,
 	wire_put64(&w, id);
 	mb_put_set(&w, s);
 	mb_send(l, m, &w, dst);
+}
+
+/* The names of the layers above us, "dynseq" or "totem:x": all must agree. */
+static void
+mb_name_stack(struct layer *l, char *buf, size_t len)
+{
+	struct layer	*a;
+
+	buf[0] = '\0';
+	for (a = l->above; a != NULL; a = a->above) {
+		if (buf[0] != '\0')
+			strlcat(buf, ":", len);
+		strlcat(buf, a->ops->name, len);
+	}
+}
+
+static void
+mb_put_proto(struct wire_wr *w, const struct mbrship *mb)
+{
+	size_t	 n = strlen(mb->proto);
+
+	wire_put8(w, (uint8_t)n);
+	wire_putmem(w, mb->proto, n);
+}
+
+/*
+ * Read the protocol named next in r into theirs (printable, cut to fit):
+ * 0 if it is ours, -1 if not or malformed (then r->err is set).
+ */
+int
+mb_get_proto(struct wire_rd *r, const struct mbrship *mb, char *theirs,
+    size_t len)
+{
+	size_t		 n = wire_u8(r), i;
+	const unsigned char *p = wire_take(r, n);
+
+	if (p == NULL || len == 0)
+		return -1;
+	for (i = 0; i < n && i < len - 1; i++)
+		theirs[i] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
+	theirs[i] = '\0';
+	return n == strlen(mb->proto) && memcmp(p, mb->proto, n) == 0 ?
+	    0 : -1;
+}
+
+static void
+mb_send_join(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+	struct wire_wr	 w;
+	struct to_msg	*m = mb_msg(2 + strlen(mb->proto), &w);
+
+	wire_put8(&w, MB_JOIN);
+	mb_put_proto(&w, mb);
+	mb_send(l, m, &w, 0);
+}
+
+void
+mb_send_hello(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+	struct wire_wr	 w;
+	struct to_msg	*m;
+
+	m = mb_msg(14 + 8 * mb->view.n + strlen(mb->proto), &w);
+	wire_put8(&w, MB_HELLO);
+	wire_put64(&w, mb->view_id);
+	mb_put_set(&w, &mb->view);
+	mb_put_proto(&w, mb);
+	mb_send(l, m, &w, 0);
 }
 
 void
@@ -311,6 +382,7 @@ mb_on_view(struct layer *l, uint64_t src, struct wire_rd *r)
 	uint32_t	 k, i;
 	struct wire_wr	 w;
 	struct to_msg	*ack;
+	const unsigned char *p;
 
 	id = wire_u64(r);
 	prev_id = wire_u64(r);
@@ -350,10 +422,9 @@ mb_on_view(struct layer *l, uint64_t src, struct wire_rd *r)
 	mb->next_statelen = wire_u8(r);
 	if (r->err || mb->next_statelen > sizeof(mb->next_state))
 		return;
-	memcpy(mb->next_state, wire_take(r, mb->next_statelen),
-	    mb->next_statelen);
-	if (r->err)
+	if ((p = wire_take(r, mb->next_statelen)) == NULL)
 		return;
+	memcpy(mb->next_state, p, mb->next_statelen);
 	mb->next = s;
 	/* a joiner, or a member of a view merging into the coordinator's,
 	 * takes the coordinator's order state */
@@ -508,6 +579,7 @@ mb_init(struct layer *l)
 	if ((mb = calloc(1, sizeof(*mb))) == NULL)
 		return -1;
 	l->state = mb;
+	mb_name_stack(l, mb->proto, sizeof(mb->proto));
 	if (layer_config(l)->watch) {
 		mb->state = MB_WATCHING;
 		return 0;
@@ -696,6 +768,7 @@ mb_up(struct layer *l, struct to_msg *m)
 	struct wire_rd	 r = { msg_data(m) + 1, msg_len(m) - 1, 0 };
 	uint64_t	 src = m->meta.src;
 	int		 type = msg_len(m) > 0 ? msg_data(m)[0] : 0;
+	char		 name[32];
 
 	if (((struct mbrship *)l->state)->state == MB_WATCHING) {
 		if (type == MB_HELLO && msg_len(m) > 0)
@@ -726,7 +799,10 @@ mb_up(struct layer *l, struct to_msg *m)
 		mb_heard(l, src);
 	switch (type) {
 	case MB_ALIVE:		break;
-	case MB_JOIN:		mb_on_join(l, src); break;
+	case MB_JOIN:
+		if (mb_get_proto(&r, l->state, name, sizeof(name)) == 0)
+			mb_on_join(l, src);
+		break;
 	case MB_HELLO:		mb_on_hello(l, src, &r); break;
 	case MB_FLUSH:		mb_on_flush(l, src, &r); break;
 	case MB_FLUSH_OK:	mb_on_flush_ok(l, src, &r); break;
@@ -734,13 +810,8 @@ mb_up(struct layer *l, struct to_msg *m)
 	case MB_VIEW_ACK:	mb_on_view_ack(l, src, &r); break;
 	case MB_LEAVE:		mb_on_leave(l, src); break;
 	case MB_LEAVE_OK:
-		if (((struct mbrship *)l->state)->leaving &&
-		    ((struct mbrship *)l->state)->state != MB_LEFT) {
-			struct event	 e = { .type = EV_EXIT };
-
-			((struct mbrship *)l->state)->state = MB_LEFT;
-			layer_ctl_up(l, &e);
-		}
+		if (((struct mbrship *)l->state)->leaving)
+			mb_gone(l);
 		break;
 	default:
 		layer_stats(l)->dropped_bad++;
@@ -749,18 +820,30 @@ mb_up(struct layer *l, struct to_msg *m)
 	msg_free(m);
 }
 
+/* Out of the group: we left, or gave up waiting to be let go. */
+void
+mb_gone(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+	struct event	 e = { .type = EV_EXIT };
+
+	if (mb->state == MB_LEFT)
+		return;
+	mb->state = MB_LEFT;
+	mb->next_retry = mb->change_at = 0;
+	layer_ctl_up(l, &e);
+}
+
 static void
 mb_leave(struct layer *l)
 {
 	struct mbrship	*mb = l->state;
-	struct event	 e = { .type = EV_EXIT };
 
 	if (mb->leaving || mb->state == MB_LEFT)
 		return;
 	mb->leaving = 1;
 	if (mb->state == MB_JOINING || (mb->view.n == 1 && !mb->ch.active)) {
-		mb->state = MB_LEFT;
-		layer_ctl_up(l, &e);
+		mb_gone(l);
 		return;
 	}
 	if (mb_is_coord(l)) {
@@ -774,11 +857,29 @@ mb_leave(struct layer *l)
 	mb_rearm(l);
 }
 
+/* Paused, we hear no one; resumed, everyone starts afresh. */
+static void
+mb_pause(struct layer *l, struct event *e)
+{
+	struct mbrship	*mb = l->state;
+	uint32_t	 i;
+
+	mb->paused = e->paused;
+	if (!mb->paused) {
+		for (i = 0; i < mb->view.n; i++)
+			mb->heard[i] = layer_now(l);
+		mb->flush_heard = layer_now(l);
+	}
+	layer_ctl_down(l, e);
+}
+
 static void
 mb_ctl_down(struct layer *l, struct event *e)
 {
 	if (e->type == EV_LEAVE)
 		mb_leave(l);
+	else if (e->type == EV_PAUSE)
+		mb_pause(l, e);
 	else
 		layer_ctl_down(l, e);
 }
@@ -829,6 +930,10 @@ mb_retry(struct layer *l)
 		mb->next_retry = layer_now(l) + MB_RETRY;
 	}
 	if (mb->leaving && mb->state == MB_NORMAL && !mb_is_coord(l)) {
+		if (++mb->leave_tries > 4 * MB_MAX_TRIES) {
+			mb_gone(l);	/* nobody answers: go all the same */
+			return;
+		}
 		mb_send_simple(l, MB_LEAVE, mb_coord(mb));
 		mb->next_retry = layer_now(l) + MB_RETRY;
 	}
@@ -841,7 +946,7 @@ mb_timer(struct layer *l)
 	uint64_t	 now = layer_now(l);
 
 	if (mb->flush_id != 0 && mb->flush_coord != layer_self(l) &&
-	    now >= mb->flush_heard + MB_JOIN_WAIT)
+	    now >= mb->flush_heard + MB_JOIN_WAIT && !mb->paused)
 		mb_flush_abandon(l);
 	if (mb->state == MB_JOINING) {
 		if (now >= mb->discover_at && mb->flush_id == 0) {
@@ -849,12 +954,12 @@ mb_timer(struct layer *l)
 			return;
 		}
 		if (now >= mb->next_join) {
-			mb_send_simple(l, MB_JOIN, 0);
+			mb_send_join(l);
 			mb->next_join = now + MB_JOIN_INTERVAL;
 		}
 	}
 	if (mb_is_coord(l) && now >= mb->next_hello) {
-		mb_send_setmsg(l, MB_HELLO, mb->view_id, &mb->view, 0);
+		mb_send_hello(l);
 		mb->next_hello = now + MB_HELLO_INTERVAL;
 	}
 	if (mb->state != MB_JOINING && mb->state != MB_LEFT &&

@@ -90,6 +90,9 @@ struct mbrship {
 	uint64_t	 next_alive;
 	uint64_t	 cut_deadline;	/* a cut that takes this long is stuck */
 	int		 leaving;
+	int		 paused;	/* EV_PAUSE: deaf, so suspect no one */
+	int		 leave_tries;	/* LEAVEs unanswered: we go after enough */
+	char		 proto[32];	/* the stack above us: all must agree */
 	uint64_t	 merge_id;	/* highest view id of views merging in */
 	/* data of our view that came after our FLUSH_OK: only what lies
 	 * within the cut may be delivered */
@@ -173,6 +176,9 @@ void		 mb_send_setmsg(struct layer *, enum mb_type, uint64_t,
 		    const struct mb_set *, uint64_t);
 void		 mb_send_flush_ok(struct layer *);
 void		 mb_send_view(struct layer *, uint64_t);
+void		 mb_send_hello(struct layer *);
+int		 mb_get_proto(struct wire_rd *, const struct mbrship *, char *,
+		    size_t);
 void		 mb_flush_start(struct layer *, uint64_t, uint64_t);
 void		 mb_on_flush(struct layer *, uint64_t, struct wire_rd *);
 void		 mb_on_view(struct layer *, uint64_t, struct wire_rd *);
@@ -180,6 +186,7 @@ int		 mb_read_start(struct wire_rd *, struct cut *);
 void		 mb_release_future(struct layer *);
 void		 mb_install(struct layer *);
 void		 mb_install_alone(struct layer *, uint64_t);
+void		 mb_gone(struct layer *);
 void		 mb_release_late(struct layer *, const struct cut *);
 void		 mb_cut_done(struct layer *);
 void		 mb_rearm(struct layer *);
