@@ -4,8 +4,8 @@
 # is quick and silent.  Uses sudo when not root.
 set -eu
 
-PKGS="libbsd-dev zlib1g-dev bats mandoc clang libclang-rt-14-dev shellcheck"
-PKGS="$PKGS nftables gnuplot-nox"
+PKGS="libbsd-dev zlib1g-dev libsodium-dev bats mandoc clang libclang-rt-14-dev shellcheck"
+PKGS="$PKGS nftables gnuplot-nox python3"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	echo "deps: not a Debian system; install by hand: $PKGS" >&2
