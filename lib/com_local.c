@@ -428,6 +428,10 @@ local_open(struct transport *tr, const char *spec)
 		errno = saved;
 		return -1;
 	}
+	/* Linux reports twice what it set, for its bookkeeping. */
+	tr->rcvbuf = (size_t)st->rcvbuf / 2;
+	tr->sndbuf = (size_t)st->sndbuf / 2;
+	tr->bufask = LOCAL_BUF;
 	return 0;
 }
 

@@ -1,36 +1,45 @@
 /*
- * com_udp.c: the IP multicast transport, "udp://[ADDR][:PORT]".
+ * com_udp.c: the IP multicast transport, "udp://[ADDR][:PORT][?PARAMS]".
  *
  * ADDR is an IPv4 multicast address (224.0.0.0/4) and PORT the group's
  * port.  Either may be left out; the defaults come from the 32-bit FNV-1a
- * hash h of the group name, so members that agree on a name agree on
- * where to meet:
+ * hash h of the group name (com_group_hash), so members that agree on a
+ * name agree on where to meet:
  *
  *	ADDR = 239.255.(h >> 8 & 0xff).(h & 0xff)	(last octet 0: 1)
  *	PORT = 5400 + (h >> 16) % 500
  *
+ * PARAMS (com_ip.h) are "ttl=N" (multicast hops, 1 to 255, default 1:
+ * this network only), "mtu=N" (datagram bytes, see below) and "buf=N"
+ * (socket buffers to ask for, default 4m), joined by '&'.
+ *
  * Two sockets.  The multicast socket is bound to INADDR_ANY:PORT (shared
  * with other members on the host through SO_REUSEADDR and SO_REUSEPORT)
- * and joined to ADDR on to_config.iface.  The unicast socket has an
- * ephemeral port; everything is sent from it, multicast and unicast, so
- * the source address of any datagram is where its sender takes unicasts.
- * Multicasts loop back: members on one host hear each other, and each
- * hears itself (the layers above drop their own by sender id).  Datagrams
- * are sent with the DF bit (IP_PMTUDISC_DO), so IP never fragments them;
- * the mtu is the interface's less 28 bytes of IP and UDP header, 1472 if
- * no interface is named, at most 65000.
+ * and joined to ADDR on to_config.iface, or the interface of the route to
+ * ADDR.  The unicast socket has an ephemeral port; everything is sent from
+ * it, multicast and unicast, so the source address of any datagram is
+ * where its sender takes unicasts.  Multicasts loop back, so members on
+ * one host hear each other; a member's own datagrams come back too and
+ * recv() drops them (their source is our port on an address of this
+ * host), before COM spends a CRC on them.
+ *
+ * Datagrams are sent with the DF bit (IP_PMTUDISC_DO), so IP never
+ * fragments them; the mtu is that of the interface (-i) or of the route to
+ * ADDR, less 28 bytes of IP and UDP header, at most 65000.  "mtu=N" sets
+ * another size; above the interface's, IP fragments (DF off).
  *
  * learn() remembers the source address of the datagram recv() returned
  * last for a member; a send to a member goes there, or to the group if the
  * member is unknown (the layers above carry the destination id in their
- * header and drop what is not theirs).
+ * header and drop what is not theirs).  A send that fails for want of
+ * buffer space or of a route (a network down or filtered) is a loss, as
+ * on the wire: NAK repairs it, MBRSHIP notices a partition.
  *
  * On "lo", Linux delivers multicast although the interface lacks the
  * MULTICAST flag, provided the receivers join on 127.0.0.1 and the sender
  * sets IP_MULTICAST_IF to 127.0.0.1; so for "lo" both go by address.
  */
 #include <sys/types.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <net/if.h>
@@ -44,15 +53,10 @@
 
 #include <bsd/stdlib.h>
 
+#include "com_ip.h"
 #include "layer.h"
 
-#define UDP_BUF		(4 << 20)	/* socket buffers we ask for */
-#define UDP_MTU_MAX	65000
-#define UDP_MTU_DEFAULT	1472		/* Ethernet 1500 less IP and UDP */
-#define UDP_OVERHEAD	28		/* IPv4 and UDP headers */
 #define UDP_TTL		1
-#define UDP_PORT_BASE	5400
-#define UDP_PORT_SPAN	500
 
 struct udp_peer {
 	uint64_t		 id;
@@ -63,9 +67,15 @@ struct udp_state {
 	int			 mfd;		/* bound to the group's port */
 	int			 ufd;		/* ephemeral: sends, unicasts */
 	struct sockaddr_in	 group;		/* ADDR:PORT */
+	struct ip_params	 p;
 	unsigned		 ifindex;	/* 0: kernel's choice */
 	int			 lo;		/* iface is "lo" */
-	int			 rcvbuf, sndbuf;/* as the kernel granted */
+	int			 frag;		/* mtu=N beyond the interface */
+	in_port_t		 port;		/* ufd's, network order */
+	struct in_addr		 own;		/* where our multicasts come from */
+	int			 own_known;
+	struct in_addr		 other;		/* another host, our port too */
+	int			 other_known;
 	int			 next;		/* socket recv tries first */
 	struct sockaddr_in	 last;		/* source of the last recv */
 	int			 have_last;
@@ -73,44 +83,34 @@ struct udp_state {
 	size_t			 npeers, cap;
 };
 
-static uint32_t
-udp_fnv1a(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
-	return h;
-}
-
-/* Fill st->group from spec "[ADDR][:PORT]" and the group name. */
+/* Fill st->group and st->p from spec "[ADDR][:PORT][?PARAMS]". */
 static int
 udp_parse(struct udp_state *st, const char *group, const char *spec)
 {
-	char addr[INET_ADDRSTRLEN];
+	char base[IP_SPEC_MAX], addr[INET_ADDRSTRLEN];
 	const char *colon, *errstr;
 	uint32_t h;
 	size_t n;
 	long long port;
 
-	h = udp_fnv1a(group);
+	h = com_group_hash(group);
 	memset(&st->group, 0, sizeof(st->group));
 	st->group.sin_family = AF_INET;
 	st->group.sin_addr.s_addr = htonl(0xefff0000u | (h & 0xffffu));
 	if ((h & 0xff) == 0)
 		st->group.sin_addr.s_addr = htonl(0xefff0000u |
 		    (h & 0xff00u) | 1);
-	st->group.sin_port = htons(UDP_PORT_BASE + (h >> 16) % UDP_PORT_SPAN);
-	if (spec == NULL)
-		return 0;
-	colon = strchr(spec, ':');
-	n = colon != NULL ? (size_t)(colon - spec) : strlen(spec);
+	st->group.sin_port = htons(ip_default_port(group));
+	if (ip_params(spec, base, sizeof(base), &st->p) == -1)
+		return -1;
+	if (st->p.port != 0)
+		goto bad;	/* the port goes after the address */
+	colon = strchr(base, ':');
+	n = colon != NULL ? (size_t)(colon - base) : strlen(base);
 	if (n > 0) {
 		if (n >= sizeof(addr))
 			goto bad;
-		memcpy(addr, spec, n);
+		memcpy(addr, base, n);
 		addr[n] = '\0';
 		if (inet_pton(AF_INET, addr, &st->group.sin_addr) != 1 ||
 		    !IN_MULTICAST(ntohl(st->group.sin_addr.s_addr)))
@@ -128,18 +128,6 @@ bad:
 	return -1;
 }
 
-static void
-udp_bufsize(int fd, int opt, int force, int *got)
-{
-	int v = UDP_BUF;
-	socklen_t sl = sizeof(*got);
-
-	if (setsockopt(fd, SOL_SOCKET, force, &v, sizeof(v)) == -1)
-		(void)setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
-	if (getsockopt(fd, SOL_SOCKET, opt, got, &sl) == -1)
-		*got = 0;
-}
-
 static int
 udp_setopt(int fd, int level, int opt, int v)
 {
@@ -148,7 +136,7 @@ udp_setopt(int fd, int level, int opt, int v)
 
 /* The multicast socket: bound to the group's port, joined to the group. */
 static int
-udp_msocket(struct udp_state *st)
+udp_msocket(struct transport *tr, struct udp_state *st)
 {
 	struct sockaddr_in sin;
 	struct ip_mreqn mr;
@@ -157,7 +145,7 @@ udp_msocket(struct udp_state *st)
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if ((st->mfd = fd) == -1)
 		return -1;
-	udp_bufsize(fd, SO_RCVBUF, SO_RCVBUFFORCE, &st->rcvbuf);
+	ip_buffers(tr, fd, st->p.buf);
 	if (udp_setopt(fd, SOL_SOCKET, SO_REUSEADDR, 1) == -1 ||
 	    udp_setopt(fd, SOL_SOCKET, SO_REUSEPORT, 1) == -1)
 		return -1;
@@ -180,25 +168,25 @@ udp_msocket(struct udp_state *st)
 
 /* The sending socket, which also takes unicasts on an ephemeral port. */
 static int
-udp_usocket(struct udp_state *st)
+udp_usocket(struct transport *tr, struct udp_state *st)
 {
 	struct sockaddr_in sin;
 	struct ip_mreqn mr;
 	struct in_addr ia;
-	int fd, rcv, r = 0;
+	socklen_t sl = sizeof(sin);
+	int fd, r = 0;
 
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if ((st->ufd = fd) == -1)
 		return -1;
-	udp_bufsize(fd, SO_RCVBUF, SO_RCVBUFFORCE, &rcv);
-	udp_bufsize(fd, SO_SNDBUF, SO_SNDBUFFORCE, &st->sndbuf);
-	if (rcv < st->rcvbuf)
-		st->rcvbuf = rcv;
+	ip_buffers(tr, fd, st->p.buf);
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_ANY);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &sl) == -1)
 		return -1;
+	st->port = sin.sin_port;
 	if (st->lo) {
 		ia.s_addr = htonl(INADDR_LOOPBACK);
 		r = setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &ia,
@@ -209,35 +197,11 @@ udp_usocket(struct udp_state *st)
 		r = setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &mr,
 		    sizeof(mr));
 	}
-	if (r == -1 ||
-	    udp_setopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, UDP_TTL) == -1 ||
+	if (r == -1 || udp_setopt(fd, IPPROTO_IP, IP_MULTICAST_TTL,
+	    st->p.ttl != 0 ? st->p.ttl : UDP_TTL) == -1 ||
 	    udp_setopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, 1) == -1 ||
-	    udp_setopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO) == -1)
+	    ip_set_frag(fd, st->frag) == -1)
 		return -1;
-	return 0;
-}
-
-/* The largest datagram payload on iface; -1 with errno. */
-static int
-udp_mtu(int fd, const char *iface, size_t *mtu)
-{
-	struct ifreq ifr;
-
-	if (iface == NULL) {
-		*mtu = UDP_MTU_DEFAULT;
-		return 0;
-	}
-	memset(&ifr, 0, sizeof(ifr));
-	memcpy(ifr.ifr_name, iface, strlen(iface));	/* < IF_NAMESIZE */
-	if (ioctl(fd, SIOCGIFMTU, &ifr) == -1)
-		return -1;
-	if (ifr.ifr_mtu <= UDP_OVERHEAD) {
-		errno = EINVAL;
-		return -1;
-	}
-	*mtu = (size_t)ifr.ifr_mtu - UDP_OVERHEAD;
-	if (*mtu > UDP_MTU_MAX)
-		*mtu = UDP_MTU_MAX;
 	return 0;
 }
 
@@ -279,8 +243,8 @@ udp_open(struct transport *tr, const char *spec)
 			goto fail;
 		st->lo = strcmp(iface, "lo") == 0;
 	}
-	if (udp_msocket(st) == -1 || udp_usocket(st) == -1 ||
-	    udp_mtu(st->ufd, iface, &tr->mtu) == -1)
+	if (ip_mtu(tr, &st->p, iface, &st->group, 1, &st->frag) == -1 ||
+	    udp_msocket(tr, st) == -1 || udp_usocket(tr, st) == -1)
 		goto fail;
 	tr->state = st;
 	return 0;
@@ -338,12 +302,35 @@ udp_send(struct transport *tr, uint64_t dst, const struct iovec *iov,
 	while (sendmsg(st->ufd, &mh, 0) == -1) {
 		if (errno == EINTR)
 			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK ||
-		    errno == ENOBUFS || errno == ECONNREFUSED)
-			return 0;	/* dropped; NAK repairs it */
+		if (ip_transient(errno))
+			return 0;	/* lost; NAK repairs it */
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * 1 if a datagram from sin is our own, looped back: it comes from our
+ * sending port on an address of this host.  Which address that is, and
+ * the last other one seen with our port, are found once and remembered.
+ */
+static int
+udp_own(struct udp_state *st, const struct sockaddr_in *sin, socklen_t sl)
+{
+	if (sl < sizeof(*sin) || sin->sin_port != st->port)
+		return 0;
+	if (st->own_known && sin->sin_addr.s_addr == st->own.s_addr)
+		return 1;
+	if (st->other_known && sin->sin_addr.s_addr == st->other.s_addr)
+		return 0;
+	if (!ip_is_local(sin->sin_addr)) {
+		st->other = sin->sin_addr;
+		st->other_known = 1;
+		return 0;
+	}
+	st->own = sin->sin_addr;
+	st->own_known = 1;
+	return 1;
 }
 
 static ssize_t
@@ -371,6 +358,8 @@ udp_recv(struct transport *tr, void *buf, size_t len)
 		}
 		if ((size_t)n > len)
 			continue;	/* truncated: not one of ours */
+		if (udp_own(st, &sin, sl))
+			continue;
 		st->next = (st->next + i + 1) % 2;
 		st->have_last = sl >= sizeof(sin) && sin.sin_family == AF_INET;
 		if (st->have_last)

@@ -3,8 +3,9 @@
  *
  * The name is "scheme" or "scheme://spec": NULL and "local" select the
  * rendezvous-directory transport on one machine (com_local.c), "udp" IP
- * multicast (com_udp.c), "mem" the in-memory transport of the tests
- * (com_mem.c).  The spec after "://" goes to the transport's open().
+ * multicast (com_udp.c), "udpu" unicast to a list of peers (com_udpu.c),
+ * "mem" the in-memory transport of the tests (com_mem.c).  The spec after
+ * "://" goes to the transport's open().
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 static const struct transport_ops *const transport_table[] = {
 	&transport_local,
 	&transport_udp,
+	&transport_udpu,
 	&transport_mem,
 	NULL
 };
