@@ -6,8 +6,11 @@ LIBSRC = $(sort $(wildcard lib/*.c))
 LIBOBJ = $(LIBSRC:.c=.o)
 LIBHDR = $(wildcard lib/*.h)
 
-BIN    = cmd/tocast cmd/torecv
+BIN    = cmd/tocast cmd/torecv cmd/toburst cmd/toview
 CMDCOM = cmd/opts.o
+# toburst is cmd/toburst.c and these
+BURSTOBJ = cmd/burst_member.o cmd/burst_wire.o cmd/burst_report.o \
+	   cmd/burst_launch.o
 
 UNITSRC = $(sort $(wildcard test/unit/test_*.c))
 UNIT    = $(UNITSRC:.c=)
@@ -19,6 +22,24 @@ ASANLIB  = $(ASANDIR)/libto.a
 ASANOBJ  = $(LIBSRC:%.c=$(ASANDIR)/%.o)
 ASANUNIT = $(UNIT:%=$(ASANDIR)/%)
 ASANCOM  = $(UNITCOM:%=$(ASANDIR)/%)
+
+# libFuzzer harnesses (clang), one per decoder, in build/fuzz; see
+# test/fuzz.  make fuzz runs each for FUZZTIME seconds, fuzz-short (part of
+# check) for FUZZSHORT; each starts with its seed corpus in test/fuzz/corpus
+# and keeps what it finds in build/fuzz/corpus, crashes in build/fuzz.
+FUZZCC    = clang
+FUZZFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+            -fno-sanitize-recover=all
+FUZZTIME  = 60
+FUZZSHORT = 6
+FUZZDIR   = build/fuzz
+FUZZSRC   = $(sort $(wildcard test/fuzz/fuzz_*.c))
+FUZZ      = $(FUZZSRC:test/fuzz/%.c=$(FUZZDIR)/%)
+FUZZLIB   = $(FUZZDIR)/libto.a
+FUZZOBJ   = $(LIBSRC:%.c=$(FUZZDIR)/%.o)
+# cmd/opts.c for fuzz_opts: its exits come back to the harness.
+FUZZOPTS  = -Derr=fuzz_err -Derrx=fuzz_errx -Dwarn=fuzz_warn \
+            -Dwarnx=fuzz_warnx -Dexit=fuzz_exit -Dopen=fuzz_open
 
 MAN1 = $(wildcard man/*.1)
 MAN5 = $(wildcard man/*.5)
@@ -37,7 +58,11 @@ cmd/%.o: cmd/%.c $(LIBHDR) cmd/opts.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -c -o $@ $<
 
 $(BIN): %: %.o $(CMDCOM) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $@.o $(CMDCOM) $(LIB) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $@.o $(filter cmd/burst_%.o,$^) $(CMDCOM) \
+	    $(LIB) $(LDLIBS)
+
+cmd/toburst: $(BURSTOBJ)
+cmd/toburst.o $(BURSTOBJ): cmd/burst.h
 
 test/unit/%.o: test/unit/%.c $(LIBHDR) test/unit/sim.h test/unit/check.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -Itest/unit -c -o $@ $<
@@ -66,12 +91,77 @@ $(ASANUNIT): %: %.o $(ASANCOM) $(ASANLIB)
 asan: $(ASANUNIT)
 	@for t in $(ASANUNIT); do ./$$t || exit 1; done
 
+$(FUZZDIR)/lib/%.o: lib/%.c $(LIBHDR)
+	@mkdir -p $(@D)
+	$(FUZZCC) $(CPPFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer-no-link $(WFLAGS) \
+	    -c -o $@ $<
+
+$(FUZZLIB): $(FUZZOBJ)
+	rm -f $@
+	$(AR) rcs $@ $(FUZZOBJ)
+
+$(FUZZDIR)/sim.o: test/unit/sim.c test/unit/sim.h $(LIBHDR)
+	@mkdir -p $(@D)
+	$(FUZZCC) $(CPPFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer-no-link $(WFLAGS) \
+	    -Itest/unit -c -o $@ test/unit/sim.c
+
+$(FUZZDIR)/opts.o: cmd/opts.c cmd/opts.h $(LIBHDR)
+	@mkdir -p $(@D)
+	$(FUZZCC) $(CPPFLAGS) $(FUZZOPTS) $(FUZZFLAGS) \
+	    -fsanitize=fuzzer-no-link $(WFLAGS) -c -o $@ cmd/opts.c
+
+$(FUZZDIR)/fuzz_%.o: test/fuzz/fuzz_%.c $(LIBHDR) cmd/opts.h test/unit/sim.h
+	@mkdir -p $(@D)
+	$(FUZZCC) $(CPPFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer-no-link $(WFLAGS) \
+	    -Itest/unit -Icmd -c -o $@ $<
+
+$(FUZZDIR)/fuzz_stack: $(FUZZDIR)/sim.o
+$(FUZZDIR)/fuzz_opts: $(FUZZDIR)/opts.o
+
+$(FUZZ): %: %.o $(FUZZLIB)
+	$(FUZZCC) $(FUZZFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $@.o \
+	    $(filter-out $@.o $(FUZZLIB),$^) $(FUZZLIB) $(LDLIBS)
+
+fuzz-build: $(FUZZ)
+
+# Regenerate fuzz_stack's seeds: a group's own traffic.
+fuzz-seeds: $(LIB) test/unit/sim.o
+	@mkdir -p $(FUZZDIR)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -Itest/unit -Itest/fuzz \
+	    -o $(FUZZDIR)/seed_stack test/fuzz/seed_stack.c test/unit/sim.o \
+	    $(LIB) $(LDLIBS)
+	./$(FUZZDIR)/seed_stack test/fuzz/corpus/fuzz_stack
+
+# Each harness for T seconds: make fuzz FUZZTIME=600
+fuzz: $(FUZZ)
+	@$(MAKE) -s fuzz-run T=$(FUZZTIME)
+
+fuzz-short: $(FUZZ)
+	@$(MAKE) -s fuzz-run T=$(FUZZSHORT)
+
+fuzz-run:
+	@for f in $(FUZZ); do \
+		n=$${f##*/}; mkdir -p $(FUZZDIR)/corpus/$$n; \
+		echo "== $$n: $(T) s"; \
+		./$$f -max_total_time=$(T) -print_final_stats=1 \
+		    -artifact_prefix=$(FUZZDIR)/$$n- \
+		    $(FUZZDIR)/corpus/$$n test/fuzz/corpus/$$n \
+		    >$(FUZZDIR)/$$n.log 2>&1 || { tail -50 $(FUZZDIR)/$$n.log; \
+		    exit 1; }; \
+		grep -E '^stat::(number_of_executed_units|peak_rss)|cov:' \
+		    $(FUZZDIR)/$$n.log | tail -3; \
+	done
+
 lint:
 	@out=$$(mandoc -Tlint -Wwarning man/* 2>&1); \
 	if [ -n "$$out" ]; then printf '%s\n' "$$out"; exit 1; fi
 
 cli: $(BIN)
 	bats test/cli
+
+# Hosts as network namespaces (test/net/lab.sh): needs root, else skipped.
+net: $(BIN)
+	bats test/net
 
 deps:
 	@sh test/deps.sh
@@ -87,6 +177,10 @@ check: deps
 	@echo '== man pages (mandoc -Tlint): clean'
 	@$(MAKE) -s cli
 	@echo '== command-line tests (bats): passed'
+	@$(MAKE) -s fuzz-short
+	@echo '== fuzz harnesses ($(FUZZSHORT) s each): clean'
+	@$(MAKE) -s net
+	@echo '== network tests (bats, namespaces; skipped unless root): passed'
 
 demo: deps
 	@$(MAKE) -s all
@@ -123,7 +217,16 @@ uninstall:
 	if [ -n "$(MAN7)" ]; then \
 		cd $(DESTDIR)$(MANPREFIX)/man7 && rm -f $(MAN7:man/%=%); fi
 
-.PHONY: all unit asan lint cli deps check demo install uninstall clean
+# The standard sweep of toburst(1): every protocol, m = 1 10 100 1000
+# 10000, 10 rounds, 3 members, both modes (about a minute on 2 cores).
+bench: cmd/toburst
+	@mkdir -p bench
+	cmd/toburst --local 3 -p all -m 1,10,100,1000,10000 --all --one \
+	    -o tsv --plot bench/figures.svg >bench/results.tsv.tmp
+	mv bench/results.tsv.tmp bench/results.tsv
+
+.PHONY: all unit asan lint cli net deps check demo install uninstall clean \
+	bench fuzz fuzz-build fuzz-seeds fuzz-short fuzz-run
 clean:
 	rm -f $(LIB) lib/*.o cmd/*.o $(BIN) test/unit/*.o $(UNIT)
 	rm -rf build

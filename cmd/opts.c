@@ -37,16 +37,22 @@ static const struct opts_def {
 } opts_defs[] = {
 	{ "null",		no_argument,		'0' },
 	{ "until-alone",	no_argument,		'A' },
+	{ "check",		no_argument,		'c' },
+	{ "views",		no_argument,		'e' },
 	{ "framed",		no_argument,		'F' },
 	{ "group",		required_argument,	'g' },
 	{ "help",		no_argument,		'h' },
 	{ "interface",		required_argument,	'i' },
+	{ "json",		no_argument,		'j' },
+	{ "key",		required_argument,	'k' },
 	{ "max-size",		required_argument,	'M' },
 	{ "count",		required_argument,	'n' },
 	{ "protocol",		required_argument,	'p' },
 	{ "quiet",		no_argument,		'q' },
 	{ "echo",		no_argument,		'r' },
 	{ "stack",		required_argument,	's' },
+	{ "stall",		required_argument,	OPTS_STALL },
+	{ "suspect",		required_argument,	OPTS_SUSPECT },
 	{ "transport",		required_argument,	't' },
 	{ "timeout",		required_argument,	'T' },
 	{ "verbose",		no_argument,		'v' },
@@ -55,6 +61,13 @@ static const struct opts_def {
 	{ "window",		required_argument,	'W' },
 };
 #define OPTS_NDEFS	(sizeof(opts_defs) / sizeof(opts_defs[0]))
+
+/* Why datagrams are refused, for the warning; see opts_refused(). */
+static const char *const opts_refusals[] = {
+	[TO_REFUSED_UNSEALED] = "not sealed, and we have a key (-k)",
+	[TO_REFUSED_SEALED] = "sealed with a key (-k) we do not have",
+	[TO_REFUSED_KEY] = "not sealed with our key (-k)",
+};
 
 static int	 opts_sigpipe[2] = { -1, -1 };
 static int	 opts_stdout_closed;
@@ -69,6 +82,22 @@ opts_env(const char *name)
 	return s != NULL && *s != '\0' ? s : NULL;
 }
 
+/* "-n" or "--suspect": how messages name option ch. */
+static const char *
+opts_name(int ch)
+{
+	static char	 buf[32];
+	size_t		 i;
+
+	for (i = 0; ch > UCHAR_MAX && i < OPTS_NDEFS; i++)
+		if (opts_defs[i].ch == ch) {
+			snprintf(buf, sizeof(buf), "--%s", opts_defs[i].name);
+			return buf;
+		}
+	snprintf(buf, sizeof(buf), "-%c", ch);
+	return buf;
+}
+
 static long long
 opts_num(int ch, const char *arg, long long min, long long max)
 {
@@ -77,8 +106,8 @@ opts_num(int ch, const char *arg, long long min, long long max)
 
 	n = strtonum(arg, min, max, &errstr);
 	if (errstr != NULL)
-		errx(EX_USAGE, "-%c %s: %s, expected %lld to %lld", ch, arg,
-		    errstr, min, max);
+		errx(EX_USAGE, "%s %s: %s, expected %lld to %lld",
+		    opts_name(ch), arg, errstr, min, max);
 	return n;
 }
 
@@ -115,9 +144,9 @@ opts_size(const char *arg)
 	return n * mul;
 }
 
-/* -T: seconds, decimals allowed; returns ns. */
+/* -T, --stall: seconds, decimals allowed; returns ns. */
 static uint64_t
-opts_seconds(const char *arg)
+opts_seconds(int ch, const char *arg)
 {
 	double	 s;
 	char	*end;
@@ -126,8 +155,9 @@ opts_seconds(const char *arg)
 	s = strtod(arg, &end);
 	if (end == arg || *end != '\0' || errno != 0 || !isfinite(s) ||
 	    s <= 0 || s > OPTS_TIMEOUT_MAX)
-		errx(EX_USAGE, "-T %s: invalid timeout, expected seconds "
-		    "greater than 0", arg);
+		errx(EX_USAGE, "%s %s: invalid %s, expected seconds "
+		    "greater than 0", opts_name(ch), arg,
+		    ch == 'T' ? "timeout" : "time");
 	return (uint64_t)(s * 1e9);
 }
 
@@ -147,9 +177,10 @@ static void
 opts_check_transport(const char *t, const char *from)
 {
 	if (strcmp(t, "local") != 0 && strcmp(t, "udp") != 0 &&
-	    strncmp(t, "udp://", 6) != 0)
-		errx(EX_USAGE, "%s %s: unknown transport, expected local or "
-		    "udp://[ADDR][:PORT]", from, t);
+	    strncmp(t, "udp://", 6) != 0 && strcmp(t, "udpu") != 0 &&
+	    strncmp(t, "udpu://", 7) != 0)
+		errx(EX_USAGE, "%s %s: unknown transport, expected local, "
+		    "udp://[ADDR][:PORT] or udpu://HOST[:PORT],...", from, t);
 }
 
 static void
@@ -185,14 +216,46 @@ opts_check_protocol(const char *name)
 	    name, valid);
 }
 
-/* The long options of the letters in optstring. */
-static void
-opts_longopts(const char *optstring, struct option *lo)
+/* Whether ch is one of the tool's own options. */
+static int
+opts_own(const struct opts_tool *t, int ch)
 {
-	size_t	 i;
+	const struct option	*l;
 
+	for (l = t->own; l != NULL && l->name != NULL; l++)
+		if (l->val == ch)
+			return 1;
+	return 0;
+}
+
+/* Whether tool t takes option ch, a letter or a long-only one. */
+static int
+opts_takes(const struct opts_tool *t, int ch)
+{
+	const int	*l;
+
+	if (opts_own(t, ch))
+		return 0;	/* the tool's own, not the shared one */
+	if (ch <= UCHAR_MAX)
+		return ch != ':' && strchr(t->optstring, ch) != NULL;
+	for (l = t->longs; l != NULL && *l != 0; l++)
+		if (*l == ch)
+			return 1;
+	return 0;
+}
+
+/* The long options of the tool: of its letters, and its long-only ones. */
+static void
+opts_longopts(const struct opts_tool *t, struct option *lo)
+{
+	const struct option	*l;
+	size_t			 i;
+
+	for (l = t->own, i = 0; l != NULL && l->name != NULL; l++)
+		if (i++ < OPTS_OWN_MAX)
+			*lo++ = *l;
 	for (i = 0; i < OPTS_NDEFS; i++) {
-		if (strchr(optstring, opts_defs[i].ch) == NULL)
+		if (!opts_takes(t, opts_defs[i].ch))
 			continue;
 		lo->name = opts_defs[i].name;
 		lo->has_arg = opts_defs[i].has_arg;
@@ -226,6 +289,75 @@ opts_version(const struct opts_tool *t)
 	exit(EX_OK);
 }
 
+/*
+ * Read the group key from o->keyfile: at least TO_KEY_MIN bytes, at most
+ * OPTS_KEY_MAX, and no access for group or others.  A file that cannot be
+ * read is EX_NOINPUT, one that is unfit to be a key EX_USAGE.
+ */
+static void
+opts_load_key(struct opts *o)
+{
+	const char	*path = o->keyfile, *from = o->keyfile_from;
+	struct stat	 st;
+	unsigned char	*buf;
+	size_t		 len = 0;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1 ||
+	    fstat(fd, &st) == -1)
+		err(EX_NOINPUT, "%s %s", from, path);
+	if (S_ISDIR(st.st_mode)) {
+		errno = EISDIR;
+		err(EX_NOINPUT, "%s %s", from, path);
+	}
+	if (st.st_mode & 077)
+		errx(EX_USAGE, "%s %s: insecure permissions %04o, expected "
+		    "no access for group and others (chmod 600 %s)", from,
+		    path, (unsigned)(st.st_mode & 07777), path);
+	if ((buf = malloc(OPTS_KEY_MAX + 1)) == NULL)
+		err(EX_OSERR, NULL);
+	while (len <= OPTS_KEY_MAX) {
+		n = read(fd, buf + len, OPTS_KEY_MAX + 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			err(EX_NOINPUT, "%s %s", from, path);
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (len < TO_KEY_MIN)
+		errx(EX_USAGE, "%s %s: key too short (%zu bytes), expected at "
+		    "least %d bytes of random data", from, path, len,
+		    TO_KEY_MIN);
+	if (len > OPTS_KEY_MAX)
+		errx(EX_USAGE, "%s %s: key too long, expected at most %d "
+		    "bytes", from, path, OPTS_KEY_MAX);
+	o->key = buf;
+	o->cfg.key = buf;
+	o->cfg.keylen = len;
+}
+
+/*
+ * The library tells us that a sender's datagrams keep being refused for
+ * their key: say so (unless -q), once for each reason.
+ */
+static void
+opts_refused(void *arg, uint64_t src, enum to_refusal r)
+{
+	struct opts	*o = arg;
+
+	if (r < TO_REFUSED_UNSEALED || r > TO_REFUSED_KEY ||
+	    (o->refusals & 1u << r))
+		return;
+	o->refusals |= 1u << r;
+	if (!o->quiet)
+		warnx("dropping datagrams from %016" PRIx64 ": %s", src,
+		    opts_refusals[r]);
+}
+
 static void
 opts_defaults(struct opts *o, const struct opts_tool *t)
 {
@@ -239,6 +371,11 @@ opts_defaults(struct opts *o, const struct opts_tool *t)
 	o->cfg.transport = opts_env("TO_TRANSPORT");
 	o->transport_from = "TO_TRANSPORT";
 	o->cfg.faults = opts_env("TO_FAULTS");
+	o->stall = OPTS_STALL_DEFAULT;
+	o->keyfile = opts_env("TO_KEYFILE");
+	o->keyfile_from = "TO_KEYFILE";
+	o->cfg.refused = opts_refused;
+	o->cfg.refused_arg = o;
 }
 
 /* Apply one option; 0 unless it was -p list. */
@@ -252,6 +389,12 @@ opts_one(struct opts *o, int ch, const char *arg)
 	case 'A':
 		o->until_alone = 1;
 		break;
+	case 'c':
+		o->check = 1;
+		break;
+	case 'e':
+		o->views = 1;
+		break;
 	case 'F':
 		o->mode = FRAME_BIN;
 		break;
@@ -261,6 +404,13 @@ opts_one(struct opts *o, int ch, const char *arg)
 		break;
 	case 'i':
 		o->cfg.iface = arg;
+		break;
+	case 'j':
+		o->json = 1;
+		break;
+	case 'k':
+		o->keyfile = arg;
+		o->keyfile_from = "-k";
 		break;
 	case 'M':
 		o->cfg.max_msg = opts_size(arg);
@@ -283,12 +433,19 @@ opts_one(struct opts *o, int ch, const char *arg)
 	case 's':
 		o->cfg.stack = arg;
 		break;
+	case OPTS_STALL:
+		o->stall = opts_seconds(ch, arg);
+		break;
+	case OPTS_SUSPECT:
+		o->cfg.suspect_ms = opts_num(ch, arg, OPTS_SUSPECT_MIN,
+		    OPTS_SUSPECT_MAX);
+		break;
 	case 't':
 		o->cfg.transport = arg;
 		o->transport_from = "-t";
 		break;
 	case 'T':
-		o->timeout = opts_seconds(arg);
+		o->timeout = opts_seconds(ch, arg);
 		break;
 	case 'v':
 		o->verbose = 1;
@@ -328,13 +485,13 @@ opts_stdfds(void)
 void
 opts_parse(struct opts *o, const struct opts_tool *t, int argc, char *argv[])
 {
-	struct option	 lo[OPTS_NDEFS + 1];
+	struct option	 lo[OPTS_NDEFS + OPTS_OWN_MAX + 1];
 	char		 optstring[64];
 	int		 ch, list = 0, nul = 0, framed = 0;
 
 	opts_stdfds();
 	opts_defaults(o, t);
-	opts_longopts(t->optstring, lo);
+	opts_longopts(t, lo);
 	snprintf(optstring, sizeof(optstring), ":%s", t->optstring);
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, optstring, lo, NULL)) != -1) {
@@ -348,6 +505,8 @@ opts_parse(struct opts *o, const struct opts_tool *t, int argc, char *argv[])
 			opts_version(t);
 		nul |= ch == '0';
 		framed |= ch == 'F';
+		if (opts_own(t, ch) && t->option(o, ch, optarg))
+			continue;
 		list |= opts_one(o, ch, optarg);
 	}
 	if (nul && framed)
@@ -361,13 +520,16 @@ opts_parse(struct opts *o, const struct opts_tool *t, int argc, char *argv[])
 		t->usage(EX_USAGE);
 		exit(EX_USAGE);
 	}
-	if (o->cfg.group == NULL)
+	if (o->cfg.group == NULL && !t->group_optional)
 		errx(EX_USAGE, "no group: use -g or set TO_GROUP");
-	opts_check_group(o->cfg.group, o->group_from);
+	if (o->cfg.group != NULL)
+		opts_check_group(o->cfg.group, o->group_from);
 	if (o->cfg.transport != NULL)
 		opts_check_transport(o->cfg.transport, o->transport_from);
 	if (o->cfg.max_msg == 0)
 		o->cfg.max_msg = TO_MAX_MSG_DEFAULT;
+	if (o->keyfile != NULL)
+		opts_load_key(o);
 }
 
 /*
@@ -402,6 +564,23 @@ opts_suspects(const struct opts *o, char *buf, size_t len)
 		strlcat(buf, ")", len);
 }
 
+/*
+ * -v: the transport's socket buffers, with what it asked for, so that a
+ * kernel limit (net.core.rmem_max, wmem_max) that clamped them shows.
+ */
+static void
+opts_buffers(const struct opts *o, struct to_group *g)
+{
+	const struct to_stats	*st = to_stats(g);
+
+	if (st->rcvbuf != 0)
+		opts_verbose(o, "receive buffer %" PRIu64 " bytes (asked %"
+		    PRIu64 ")", st->rcvbuf, st->buf_asked);
+	if (st->sndbuf != 0)
+		opts_verbose(o, "send buffer %" PRIu64 " bytes (asked %"
+		    PRIu64 ")", st->sndbuf, st->buf_asked);
+}
+
 struct to_group *
 opts_open(const struct opts *o, const struct to_callbacks *cb)
 {
@@ -409,8 +588,10 @@ opts_open(const struct opts *o, const struct to_callbacks *cb)
 	char		 why[512];
 	int		 saved;
 
-	if ((g = to_open(&o->cfg, cb)) != NULL)
+	if ((g = to_open(&o->cfg, cb)) != NULL) {
+		opts_buffers(o, g);
 		return g;
+	}
 	saved = errno;
 	if (saved == EINVAL || saved == ENOTSUP || saved == EPROTONOSUPPORT) {
 		opts_suspects(o, why, sizeof(why));
@@ -432,6 +613,20 @@ opts_verbose(const struct opts *o, const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "%s: %s\n", o->tool->name, line);
+}
+
+/* With -v: what came and went, and what was dropped for what reason. */
+void
+opts_stats(const struct opts *o, struct to_group *g)
+{
+	const struct to_stats	*st = to_stats(g);
+
+	opts_verbose(o, "datagrams: %" PRIu64 " sent, %" PRIu64 " received, "
+	    "dropped: %" PRIu64 " malformed, %" PRIu64 " foreign, %" PRIu64
+	    " unauthentic, %" PRIu64 " unsealed, %" PRIu64 " replayed",
+	    st->dgrams_sent, st->dgrams_recv, st->dropped_bad,
+	    st->dropped_foreign, st->dropped_auth, st->dropped_unsealed,
+	    st->dropped_replay);
 }
 
 /* "tocast: joined view 3: 8f3a21c0d1e2f3a4 ... (3 members)", one write. */
@@ -497,13 +692,26 @@ opts_signalled(int fd)
 	unsigned char	 buf[64];
 	int		 got = 0;
 
+	static uint64_t	 first;
+
 	while (read(fd, buf, sizeof(buf)) > 0)
 		got = 1;
-	if (got) {
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
+	if (!got)
+		return 0;
+	if (first == 0) {
+		first = to_now();
+		return 1;
 	}
-	return got;
+	/*
+	 * A second signal stops us at once, but not one that comes within
+	 * a second of the first: timeout(1) signals both us and our process
+	 * group, and that is one request, not two.
+	 */
+	if (to_now() - first > 1000000000ULL) {
+		signal(SIGTERM, SIG_DFL);
+		raise(SIGTERM);
+	}
+	return 0;
 }
 
 int
@@ -670,4 +878,20 @@ opts_out_fini(struct opts_out *out)
 		out->oflags = -1;
 		opts_restore_fd = -1;
 	}
+}
+
+/*
+ * Run the group's work; on a fatal error say why and exit: 69 when the
+ * group would not have us (it runs another protocol), 71 otherwise.
+ */
+void
+opts_process(struct to_group *g, const char *group)
+{
+	const char	*why;
+
+	if (to_process(g) == 0)
+		return;
+	if ((why = to_error(g)) != NULL)
+		errx(EX_UNAVAILABLE, "group %s: %s", group, why);
+	err(EX_OSERR, "group %s", group);
 }

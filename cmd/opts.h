@@ -10,6 +10,7 @@
 #ifndef TO_OPTS_H
 #define TO_OPTS_H
 
+#include <getopt.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,13 +23,37 @@
 #define OPTS_MAXMSG_MAX		(1u << 30)	/* -M */
 #define OPTS_LEAVE_NS		3000000000ULL	/* bound on a graceful leave */
 #define OPTS_OUT_HIGH		(256u << 10)	/* block on stdout above this */
+#define OPTS_KEY_MAX		65536		/* -k: bytes in a key file */
+#define OPTS_SUSPECT_MIN	10		/* --suspect, ms */
+#define OPTS_SUSPECT_MAX	3600000
+#define OPTS_STALL_DEFAULT	10000000000ULL	/* --stall, ns */
+
+/* Options with no letter, only a long form. */
+enum {
+	OPTS_SUSPECT = 256,	/* --suspect ms */
+	OPTS_STALL,		/* --stall seconds */
+};
+
+#define OPTS_OWN_MAX		32
+
+struct opts;
 
 /* A command: its name, the options it takes, and its usage(). */
 struct opts_tool {
 	const char	*name;
 	const char	*optstring;	/* getopt(3) letters */
 	int		 operands;	/* takes file operands */
+	int		 group_optional;/* no -g is not an error */
+	const int	*longs;		/* long-only options it takes, 0-ended */
 	void		(*usage)(int status);	/* does not return */
+	/*
+	 * Options of the tool's own (toburst), 0-ended, at most
+	 * OPTS_OWN_MAX: they take precedence over the shared ones with the
+	 * same letter.  option() applies one and returns 1, or 0 to let the
+	 * shared table have it after all (-p list).
+	 */
+	const struct option *own;
+	int		(*option)(struct opts *, int ch, const char *arg);
 };
 
 struct opts {
@@ -39,11 +64,19 @@ struct opts {
 	int		 quiet;		/* -q */
 	int		 echo;		/* -r */
 	int		 until_alone;	/* -A */
+	int		 check;		/* -c */
+	int		 views;		/* -e */
+	int		 json;		/* -j */
+	uint64_t	 stall;		/* --stall in ns */
 	uint32_t	 wait;		/* -w: members before sending, >= 1 */
 	uint64_t	 count;		/* -n: 0 for no limit */
 	uint64_t	 timeout;	/* -T in ns, 0 for none */
 	const char	*group_from;	/* "-g" or "TO_GROUP", for messages */
 	const char	*transport_from;
+	const char	*keyfile;	/* -k or TO_KEYFILE */
+	const char	*keyfile_from;	/* "-k" or "TO_KEYFILE" */
+	unsigned char	*key;		/* its bytes, for the life of the process */
+	unsigned	 refusals;	/* bit r: told of enum to_refusal r */
 	char		**files;	/* operands */
 	int		 nfiles;
 };
@@ -53,6 +86,8 @@ struct to_group *opts_open(const struct opts *, const struct to_callbacks *);
 void	 opts_verbose(const struct opts *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 opts_view(const struct opts *, const struct to_view *);
+/* -v: the datagram counters, before to_close(). */
+void	 opts_stats(const struct opts *, struct to_group *);
 
 /* SIGINT and SIGTERM through a pipe; the read end to poll. */
 int	 opts_signals(void);
@@ -86,5 +121,7 @@ void	 opts_out_pollfd(const struct opts_out *, struct pollfd *);
 int	 opts_out_event(struct opts_out *, short revents);
 int	 opts_out_flush(struct opts_out *, int block);
 void	 opts_out_fini(struct opts_out *);
+
+void		 opts_process(struct to_group *, const char *);
 
 #endif /* TO_OPTS_H */

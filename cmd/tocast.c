@@ -75,9 +75,9 @@ struct tocast {
 };
 
 static const char tocast_synopsis[] =
-    "usage: tocast [-0FqrvV] [-g group] [-i iface] [-M bytes] [-p protocol]\n"
-    "              [-s stack] [-t transport] [-T seconds] [-w members]\n"
-    "              [-W window] [file ...]\n";
+    "usage: tocast [-0FqrvV] [-g group] [-i iface] [-k keyfile] [-M bytes]\n"
+    "              [-p protocol] [-s stack] [--suspect ms] [-t transport]\n"
+    "              [-T seconds] [-w members] [-W window] [file ...]\n";
 
 static void
 usage(int status)
@@ -86,10 +86,13 @@ usage(int status)
 	exit(status);
 }
 
+static const int tocast_longs[] = { OPTS_SUSPECT, 0 };
+
 static const struct opts_tool tocast_tool = {
 	.name = "tocast",
-	.optstring = "0Fg:hi:M:p:qrs:t:T:vVw:W:",
+	.optstring = "0Fg:hi:k:M:p:qrs:t:T:vVw:W:",
 	.operands = 1,
+	.longs = tocast_longs,
 	.usage = usage,
 };
 
@@ -427,8 +430,7 @@ tocast_step(struct tocast *tc)
 		tc->holding = 0;
 		tc->out.high = SIZE_MAX;
 	}
-	if (to_process(tc->g) == -1)
-		err(EX_OSERR, "group %s", tc->o.cfg.group);
+	opts_process(tc->g, tc->o.cfg.group);
 	if (tc->pfd[PFD_IN].revents != 0 && tc->reading)
 		tocast_read(tc);
 	tocast_pump(tc);
@@ -473,6 +475,7 @@ tocast_finish(struct tocast *tc)
 {
 	int	 block = tc->out.high != SIZE_MAX;	/* no signal */
 
+	opts_stats(&tc->o, tc->g);
 	to_close(tc->g);
 	if (tc->echo && opts_out_flush(&tc->out, block) == -1 && errno != EPIPE)
 		tocast_stop(tc, EX_IOERR, "stdout: %s", strerror(errno));

@@ -5,6 +5,12 @@
  * alone in the view, -T expired, a signal, or stdout gone.  Then it leaves
  * the group gracefully (bounded by OPTS_LEAVE_NS), writes what is pending,
  * and exits.  A reader that closes the pipe (torecv | head) is a clean end.
+ *
+ * A slow reader: stdout is never waited for while running.  Above
+ * TORECV_HIGH bytes pending the member pauses (to_pause: it takes no
+ * datagrams, so it acknowledges nothing and the senders' window fills),
+ * and resumes at TORECV_LOW.  If stdout takes nothing for --stall
+ * seconds while paused, torecv leaves the group and exits 75.
  */
 #include <err.h>
 #include <errno.h>
@@ -21,6 +27,9 @@
 #include "frame.h"
 #include "opts.h"
 #include "to.h"
+
+#define TORECV_HIGH	OPTS_OUT_HIGH		/* pause above this pending */
+#define TORECV_LOW	(OPTS_OUT_HIGH / 2)	/* resume at this */
 
 enum torecv_phase {
 	RUNNING,
@@ -49,6 +58,10 @@ struct torecv {
 	uint64_t	 delivered;
 	int		 others;	/* -A: was in a view with others */
 	int		 alone;		/* -A: and is alone again */
+	int		 paused;	/* output over TORECV_HIGH */
+	uint64_t	 blocked;	/* paused: last progress on stdout */
+	size_t		 pending;	/* bytes pending at the last look */
+	int		 signalled;	/* exit without waiting for stdout */
 
 	int		 stop;		/* leave now */
 	int		 status;	/* exit status */
@@ -57,8 +70,9 @@ struct torecv {
 };
 
 static const char torecv_synopsis[] =
-    "usage: torecv [-0FAvV] [-g group] [-i iface] [-M bytes] [-n count]\n"
-    "              [-p protocol] [-s stack] [-t transport] [-T seconds]\n";
+    "usage: torecv [-0AeFvV] [-g group] [-i iface] [-k keyfile] [-M bytes]\n"
+    "              [-n count] [-p protocol] [-s stack] [--stall seconds]\n"
+    "              [--suspect ms] [-t transport] [-T seconds]\n";
 
 static void
 usage(int status)
@@ -67,10 +81,13 @@ usage(int status)
 	exit(status);
 }
 
+static const int torecv_longs[] = { OPTS_STALL, OPTS_SUSPECT, 0 };
+
 static const struct opts_tool torecv_tool = {
 	.name = "torecv",
-	.optstring = "0AFg:hi:M:n:p:s:t:T:vV",
+	.optstring = "0AeFg:hi:k:M:n:p:s:t:T:vV",
 	.operands = 0,
+	.longs = torecv_longs,
 	.usage = usage,
 };
 
@@ -104,13 +121,48 @@ torecv_deliver(void *arg, const struct to_delivery *d)
 	}
 }
 
+/*
+ * -e in the text modes: the view as a record of its own,
+ * "view 7: 8f3a21c0d1e2f3a4 ... (3 members)".
+ */
+static int
+torecv_view_text(struct torecv *tr, const struct to_view *v)
+{
+	struct to_delivery d;
+	char		*line;
+	size_t		 len, n;
+	uint32_t	 i;
+	int		 rv;
+
+	len = 64 + (size_t)v->n * 17;
+	if ((line = malloc(len)) == NULL)
+		return -1;
+	n = snprintf(line, len, "view %" PRIu64 ":", v->id);
+	for (i = 0; i < v->n; i++)
+		n += snprintf(line + n, len - n, " %016" PRIx64,
+		    v->members[i]);
+	n += snprintf(line + n, len - n, " (%" PRIu32 " member%s)", v->n,
+	    v->n == 1 ? "" : "s");
+	memset(&d, 0, sizeof(d));
+	d.data = line;
+	d.len = n;
+	rv = frame_write_delivery(tr->out.w, &d);
+	free(line);
+	return rv;
+}
+
 static void
 torecv_view(void *arg, const struct to_view *v)
 {
 	struct torecv	*tr = arg;
+	int		 rv = 0;
 
 	opts_view(&tr->o, v);
-	if (tr->writing && frame_write_view(tr->out.w, v) == -1)
+	if (tr->writing && tr->o.mode == FRAME_BIN)
+		rv = frame_write_view(tr->out.w, v);
+	else if (tr->writing && tr->o.views)
+		rv = torecv_view_text(tr, v);
+	if (rv == -1)
 		tr->fatal = errno;
 	if (v->n > 1)
 		tr->others = 1;
@@ -136,6 +188,25 @@ torecv_target(const struct torecv *tr)
 	return tr->o.count != 0 ? tr->o.count : 1;
 }
 
+/*
+ * Stdout took nothing for --stall seconds while the member was paused:
+ * give up its output and leave, so the group goes on without it.
+ */
+static void
+torecv_stall(struct torecv *tr)
+{
+	warnx("stdout blocked for %g s: leaving the group",
+	    (double)tr->o.stall / 1e9);
+	if (tr->status == EX_OK)
+		tr->status = EX_TEMPFAIL;
+	tr->stop = 1;
+	tr->writing = 0;
+	tr->outok = 0;
+	frame_writer_consume(tr->out.w, SIZE_MAX);
+	tr->paused = 0;
+	to_pause(tr->g, 0);
+}
+
 static void
 torecv_advance(struct torecv *tr)
 {
@@ -143,6 +214,8 @@ torecv_advance(struct torecv *tr)
 
 	switch (tr->phase) {
 	case RUNNING:
+		if (tr->paused && to_now() - tr->blocked >= tr->o.stall)
+			torecv_stall(tr);
 		if (tr->delivered < want && to_now() >= tr->deadline)
 			torecv_stop(tr, EX_UNAVAILABLE, "timed out waiting "
 			    "for %" PRIu64 " message%s (have %" PRIu64 ")",
@@ -183,7 +256,37 @@ torecv_timeout(struct torecv *tr)
 	if (tr->deadline < wake &&
 	    (tr->phase == LEAVING || tr->delivered < torecv_target(tr)))
 		wake = tr->deadline;
+	if (tr->paused && tr->phase == RUNNING &&
+	    tr->blocked + tr->o.stall < wake)
+		wake = tr->blocked + tr->o.stall;
 	return opts_poll_ms(to_now(), wake);
+}
+
+/*
+ * Pause the member while more than TORECV_HIGH bytes wait for stdout,
+ * resume at TORECV_LOW; while paused, any byte written restarts the
+ * --stall clock.  Never paused while leaving: the group must let us go.
+ */
+static void
+torecv_pace(struct torecv *tr)
+{
+	size_t	 len;
+
+	(void)frame_writer_pending(tr->out.w, &len);
+	if (tr->paused && len < tr->pending)
+		tr->blocked = to_now();
+	tr->pending = len;
+	if (!tr->paused && len > TORECV_HIGH && tr->phase == RUNNING &&
+	    !tr->stop) {
+		tr->paused = 1;
+		tr->blocked = to_now();
+		to_pause(tr->g, 1);
+		opts_verbose(&tr->o, "stdout full: pausing");
+	} else if (tr->paused && (len <= TORECV_LOW || tr->stop)) {
+		tr->paused = 0;
+		to_pause(tr->g, 0);
+		opts_verbose(&tr->o, "stdout drained: resuming");
+	}
 }
 
 /* stdout after poll: EPIPE is a clean end, other errors are not. */
@@ -220,15 +323,15 @@ torecv_step(struct torecv *tr)
 		/* stop now: nothing more to write, no waiting for stdout */
 		torecv_stop(tr, EX_OK, NULL);
 		tr->writing = 0;
-		tr->out.high = SIZE_MAX;
+		tr->signalled = 1;
 	}
-	if (to_process(tr->g) == -1)
-		err(EX_OSERR, "group %s", tr->o.cfg.group);
+	opts_process(tr->g, tr->o.cfg.group);
 	if (tr->fatal != 0) {
 		errno = tr->fatal;
 		err(EX_OSERR, "stdout");
 	}
 	torecv_output(tr);
+	torecv_pace(tr);
 }
 
 static void
@@ -250,6 +353,7 @@ torecv_init(struct torecv *tr)
 	tr->pfd[PFD_SIG].fd = tr->sigfd;
 	tr->pfd[PFD_SIG].events = POLLIN;
 	opts_out_init(&tr->out, tr->o.mode);
+	tr->out.high = SIZE_MAX;	/* never wait for stdout: pause */
 	tr->g = opts_open(&tr->o, &cb);
 	tr->deadline = UINT64_MAX;
 	if (tr->o.timeout != 0)
@@ -259,14 +363,15 @@ torecv_init(struct torecv *tr)
 static int
 torecv_finish(struct torecv *tr)
 {
-	int	 block = tr->out.high != SIZE_MAX;	/* no signal */
+	int	 block = !tr->signalled;
 
+	opts_stats(&tr->o, tr->g);
 	to_close(tr->g);
 	if (tr->outok && opts_out_flush(&tr->out, block) == -1 &&
 	    errno != EPIPE)
 		torecv_stop(tr, EX_IOERR, "stdout: %s", strerror(errno));
 	opts_out_fini(&tr->out);
-	if (tr->status != EX_OK)
+	if (tr->status != EX_OK && tr->why[0] != '\0')
 		warnx("%s", tr->why);
 	free(tr->pfd);
 	return tr->status;

@@ -132,3 +132,52 @@ be() {
 	done
 	echo "$v"
 }
+
+# child NAME: the pid of what NAME runs under timeout(1) (for start_sh,
+# the shell; pgrep -P it for the pipeline's commands).
+child() {
+	pgrep -P "${PID[$1]}" | head -n 1
+}
+
+# now_ms: the time of day in milliseconds.
+now_ms() {
+	echo $((${EPOCHREALTIME/./} / 1000))
+}
+
+# A to-frame(5) stream written by hand, for logs with known faults:
+# frame_hdr, then frame_view ID MEMBER ... and frame_data VIEW SENDER SEQ
+# GSEQ PAYLOAD (ids below 2^63, the payload without NUL or backslash).
+frame_hdr() {
+	printf 'TOFR\0\1\0\0'
+}
+
+# u32 N, u64 N: big-endian, as printf escapes.
+u32() {
+	printf '\\x%02x' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) \
+	    $(($1 >> 8 & 255)) $(($1 & 255))
+}
+u64() {
+	u32 $(($1 >> 32 & 0xffffffff))
+	u32 $(($1 & 0xffffffff))
+}
+
+frame_view() {
+	local id=$1 m s
+
+	shift
+	s="$(u32 $((14 + 8 * $#)))\\x02\\x0c$(u64 "$id")$(u32 $#)"
+	for m; do
+		s+=$(u64 "$m")
+	done
+	# shellcheck disable=SC2059 # escapes built above
+	printf "$s"
+}
+
+frame_data() {
+	local n
+
+	n=$(LC_ALL=C; echo ${#5})
+	# shellcheck disable=SC2059 # escapes built by u32, u64
+	printf "$(u32 $((34 + n)))\\x01\\x20$(u64 "$1")$(u64 "$2")$(u64 "$3")$(u64 "$4")"
+	printf '%s' "$5"
+}

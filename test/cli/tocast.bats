@@ -294,3 +294,12 @@ bad() {
 	    "yes | tocast -g $g -r | head -n 2; exit \${PIPESTATUS[1]}"
 	[ "$output" = "$(printf 'y\ny')" ]
 }
+
+@test "tocast -p: joining a group that runs another protocol exits 69 and says so" {
+	g=$(group)
+	start r1 torecv -g "$g" -v -n 1
+	wait_for r1 "joined view"
+	run -69 --separate-stderr timeout "$LIMIT" \
+	    tocast -g "$g" -p totem -w 2 -T 10 /dev/null
+	[ "${stderr_lines[-1]}" = "tocast: group $g: the group runs dynseq, not totem" ]
+}

@@ -8,7 +8,7 @@ load helper
 
 @test "torecv --help prints the usage on stdout and exits 0" {
 	run -0 --separate-stderr torecv --help
-	[[ "${lines[0]}" == "usage: torecv [-0FAvV] [-g group]"* ]]
+	[[ "${lines[0]}" == "usage: torecv [-0AeFvV] [-g group]"* ]]
 	[ -z "$stderr" ]
 	run -0 --separate-stderr torecv -h
 	[[ "${lines[0]}" == "usage: torecv "* ]]
@@ -51,6 +51,21 @@ bad() {
 	bad -M 0
 	bad -M 2g
 	bad -p nosuch
+	bad --suspect 5
+	bad --suspect 3600001
+	bad --suspect soon
+	bad --stall 0
+	bad --stall -1
+	bad --stall soon
+}
+
+@test "torecv: --suspect and --stall name themselves in errors" {
+	run -64 --separate-stderr torecv -g g --suspect 5
+	[ "$stderr" = "torecv: --suspect 5: too small, expected 10 to 3600000" ]
+	run -64 --separate-stderr torecv -g g --stall soon
+	[ "$stderr" = "torecv: --stall soon: invalid time, expected seconds greater than 0" ]
+	run -64 --separate-stderr torecv -g g --suspect
+	[ "${stderr_lines[0]}" = "torecv: option --suspect needs an argument" ]
 }
 
 @test "torecv: -0 and -F together are a usage error" {
@@ -151,4 +166,70 @@ bad() {
 	[ "${stderr_lines[-1]}" = "torecv: timed out waiting for 1 message (have 0)" ]
 	run -69 --separate-stderr timeout 20 torecv -g "$g" -n 3 -T 0.5
 	[ "${stderr_lines[-1]}" = "torecv: timed out waiting for 3 messages (have 0)" ]
+}
+
+@test "torecv -e: views are lines among the messages" {
+	g=$(group)
+	start r1 torecv -g "$g" -v -e -n 3
+	wait_for r1 "joined view"
+	run -0 --separate-stderr bash -c \
+	    "seq 3 | timeout $LIMIT tocast -g $g -T 10 -w 2"
+	wait_exit r1
+	[ "$EXIT" -eq 0 ]
+	run -0 cat "$(out r1)"
+	[[ "${lines[0]}" =~ ^"view 1: "[0-9a-f]{16}" (1 member)"$ ]]
+	[[ "${lines[1]}" =~ ^"view 2: "[0-9a-f]{16}" "[0-9a-f]{16}" (2 members)"$ ]]
+	[ "$(printf '%s\n' "${lines[@]:2}")" = "$(seq 3)" ]
+	# the same lines as -v says, without the "torecv: joined "
+	[ "$(sed -n 's/^torecv: joined //p' "$(err r1)")" = \
+	    "$(printf '%s\n' "${lines[@]:0:2}")" ]
+}
+
+@test "torecv -e -0: a view is a NUL-terminated record too" {
+	g=$(group)
+	start r1 torecv -g "$g" -v -e -0 -n 1
+	wait_for r1 "joined view"
+	run -0 --separate-stderr bash -c \
+	    "echo hi | timeout $LIMIT tocast -g $g -T 10 -w 2"
+	wait_exit r1
+	[ "$EXIT" -eq 0 ]
+	run -0 bash -c "tr '\\0' '\\n' < $(out r1)"
+	[ "${#lines[@]}" -eq 3 ]
+	[[ "${lines[1]}" == "view 2: "*" (2 members)" ]]
+	[ "${lines[2]}" = hi ]
+}
+
+@test "torecv: a stdout nobody reads: the group waits, then it leaves with 75" {
+	g=$(group)
+	start r2 torecv -g "$g" -v -n 200000
+	wait_for r2 "joined view"
+	# stdout a pipe to a sleep that never reads; kill the sleep after
+	start_sh slow "exec 3> >(exec sleep $LIMIT); s=\$!
+	    torecv -g $g -v --stall 2 >&3; st=\$?; kill \$s; exit \$st"
+	wait_for slow "joined view"
+	start_sh tc "seq 200000 | tocast -g $g -w 3 -v"
+	wait_for slow "stdout full: pausing"
+	t0=$SECONDS
+	# tocast in bounded memory meanwhile (its VmRSS, in kB)
+	tc=$(pgrep -x tocast -P "$(child tc)")
+	max=0
+	while kill -0 "${PID[slow]}" 2>/dev/null && ((SECONDS - t0 < 10)); do
+		rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$tc/status" \
+		    2>/dev/null || echo 0)
+		((rss > max)) && max=$rss
+		sleep 0.1
+	done
+	echo "# tocast VmRSS at most $max kB while a member was blocked" >&3
+	((max < 65536))
+	wait_exit slow 10
+	[ "$EXIT" -eq 75 ]
+	((SECONDS - t0 <= 6))
+	grep -q "^torecv: stdout blocked for 2 s: leaving the group$" \
+	    "$(err slow)"
+	# the others go on without it, and lose nothing
+	wait_exit tc 30
+	[ "$EXIT" -eq 0 ]
+	wait_exit r2 30
+	[ "$EXIT" -eq 0 ]
+	seq 200000 | cmp - "$(out r2)"
 }
