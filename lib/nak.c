@@ -185,6 +185,7 @@ struct peer {
 	int		 idx;		/* rank in the view, -1 if none */
 	int		 mark, left;
 	int		 skipped;	/* its stream jumped: deliver what follows */
+	int		 heard;		/* a vector of its came in this view */
 	struct peer	*next_gone;
 	uint64_t	 gone_until;	/* left: freed then */
 	struct stream	 bc;		/* its broadcasts (ours, for us) */
@@ -1024,6 +1025,30 @@ nak_rx_epoch(struct peer *p, uint64_t epoch)
 }
 
 /* p sent its broadcasts up to high and holds what checked vector v says. */
+/*
+ * The first vector from p in a view: if p misses broadcasts of ours (sent
+ * before p knew us, so dropped as foreign), our STATUS goes soon, not at
+ * the next heartbeat, so that p asks for them.
+ */
+static void
+nak_greet(struct layer *l, struct peer *p, const unsigned char *v)
+{
+	struct nak	*s = l->state;
+	size_t		 n = get16(v), i, el;
+	uint64_t	 held = 0;
+
+	if (p->heard)
+		return;
+	p->heard = 1;
+	for (i = 0, v += 2; i < n; i++, v += el) {
+		el = nak_entry_len(v[0]);
+		if (v[0] == NAK_ACK_BC && get64(v + 1) == layer_self(l))
+			held = get64(v + 9);
+	}
+	if (held < s->me->bc.next - 1)
+		nak_touch(l);
+}
+
 static void
 nak_apply(struct layer *l, struct peer *p, uint64_t high,
     const unsigned char *v)
@@ -1035,6 +1060,7 @@ nak_apply(struct layer *l, struct peer *p, uint64_t high,
 
 	nak_set_ack(s, p, p, high);
 	nak_raise(l, &p->bc, high);
+	nak_greet(l, p, v);
 	for (i = 0, v += 2; i < n; i++, v += el) {
 		el = nak_entry_len(v[0]);
 		member = get64(v + 1);
@@ -1276,6 +1302,7 @@ nak_view_peers(struct layer *l, const struct to_view *v,
 		    (p = peer_new(id, cut_seq_of(c, id))) == NULL)
 			goto fail;
 		p->mark = 1;
+		p->heard = 0;
 		np[n++] = p;
 	}
 	return n;

@@ -29,11 +29,19 @@
  * without data (the token counts visits that sent nothing), keeps the
  * token for up to TM_HOLD before passing it, and sends at once if a
  * message comes meanwhile.  An idle group passes one token per TM_HOLD;
- * a message cast into an idle group waits n/2 holds on average.
+ * The member that casts into an idle group need not wait for the hold:
+ * it knows where the token parked (every token pass is broadcast, and a
+ * token that went a whole rotation without data parks at its next
+ * holder), so it broadcasts one WAKE naming the token (its next
+ * position); the holder that parked that token passes it at once with
+ * its idle count restarted, and it travels rank by rank to the waker.
+ * A lone message into an idle group thus waits at most n one-way
+ * delays, not n/2 holds.
  *
  * Header, big-endian:
  *	DATA	u8 type (1) u8 flags u64 sender-seq u64 position [token]
  *	TOKEN	u8 type (2) token
+ *	WAKE	u8 type (3) u64 next position of the parked token
  *	token:	u64 next position, u16 idle (visits in a row with no data)
  *	flags:	0x01 TOKEN: the token, for the next rank, rides on this
  *	(UNORDERED, type 0x80: see order.c)
@@ -51,6 +59,8 @@
 
 #define TM_DATA		1
 #define TM_TOKEN	2
+#define TM_WAKE		3
+#define TM_WAKE_LEN	9
 #define TM_F_TOKEN	0x01
 #define TM_DATA_HDR	18
 #define TM_TOK_LEN	10
@@ -64,8 +74,27 @@ struct totem {
 	uint64_t	 next;		/* token: next global position */
 	uint32_t	 idle;		/* token: visits in a row with no data */
 	uint64_t	 hold_until;	/* an idle token is kept until then */
+	uint64_t	 parked;	/* next position of the token parked
+					   elsewhere, or 0 */
+	uint64_t	 woken;		/* parked token a WAKE named */
 	struct ord_queue q;		/* own units waiting for the token */
 };
+
+/* The token parked at another member: ask for it, once per park. */
+static void
+tm_send_wake(struct totem *tm)
+{
+	struct to_msg	*m;
+	unsigned char	*h;
+
+	if ((m = msg_new(MSG_HEADROOM, TM_WAKE_LEN)) == NULL)
+		return;
+	h = msg_data(m);
+	h[0] = TM_WAKE;
+	put64(h + 1, tm->parked);
+	tm->parked = 0;
+	(void)layer_down(tm->o.l, m);
+}
 
 static int
 tm_cast(struct order *o, struct to_msg *u)
@@ -82,6 +111,8 @@ tm_cast(struct order *o, struct to_msg *u)
 		return -1;
 	if (tm->holder)
 		order_wake_by(o, layer_now(o->l));
+	else if (tm->parked != 0)
+		tm_send_wake(tm);
 	return 0;
 }
 
@@ -143,6 +174,8 @@ tm_pass(struct totem *tm)
 	tm_put_token(h + 1, tm->next, tm->idle + 1);
 	tm->holder = 0;
 	tm->hold_until = 0;
+	/* the next holder parks it: what we cast from now on wakes it */
+	tm->parked = tm->idle + 2 >= tm->o.view.n ? tm->next : 0;
 	layer_stats(tm->o.l)->tokens_sent++;
 	(void)layer_down(tm->o.l, m);
 }
@@ -156,6 +189,11 @@ tm_idle(struct totem *tm)
 
 	if (tm->idle + 1 < o->view.n)
 		tm_pass(tm);
+	else if (tm->woken == tm->next) {
+		tm->woken = 0;	/* someone waits for it: straight there */
+		tm->idle = 0;
+		tm_pass(tm);
+	}
 	else if (tm->hold_until == 0) {
 		tm->hold_until = now + TM_HOLD;
 		order_wake(o, tm->hold_until);
@@ -193,7 +231,11 @@ tm_visit(struct totem *tm)
 		tm_idle(tm);
 }
 
-/* The token, passed on by src. */
+/*
+ * The token, passed on by src, seen by every member: one that will not
+ * hold it notes whether it parks (a whole rotation went by without data)
+ * and wakes it if something waits for it here.
+ */
 static void
 tm_token(struct totem *tm, uint64_t src, const unsigned char *t)
 {
@@ -201,14 +243,35 @@ tm_token(struct totem *tm, uint64_t src, const unsigned char *t)
 	int		 r = order_rank(o, src), me;
 
 	me = order_rank(o, layer_self(o->l));
-	if (!tm->running || r < 0 || me < 0 ||
-	    (uint32_t)me != ((uint32_t)r + 1) % o->view.n)
+	if (!tm->running || r < 0 || me < 0)
 		return;
+	if ((uint32_t)me != ((uint32_t)r + 1) % o->view.n) {
+		tm->parked = get16(t + 8) + 1u >= o->view.n ? get64(t) : 0;
+		if (tm->parked != 0 && tm->q.n > 0)
+			tm_send_wake(tm);
+		return;
+	}
+	tm->parked = 0;
 	tm->holder = 1;
 	tm->next = get64(t);
 	tm->idle = get16(t + 8);
 	tm->hold_until = 0;
 	tm_visit(tm);
+}
+
+/* A member waits for the token that parked at position next. */
+static void
+tm_wake(struct totem *tm, uint64_t next)
+{
+	if (!tm->running)
+		return;
+	tm->woken = next;
+	if (tm->holder && tm->hold_until != 0 && tm->next == next &&
+	    tm->q.n == 0) {
+		tm->woken = 0;
+		tm->idle = 0;
+		tm_pass(tm);
+	}
 }
 
 static void
@@ -223,6 +286,11 @@ tm_up(struct order *o, struct to_msg *m)
 
 	if (order_rank(o, src) < 0 || m->meta.dst != 0)
 		goto bad;
+	if (h[0] == TM_WAKE && len == TM_WAKE_LEN) {
+		tm_wake(tm, get64(h + 1));
+		msg_free(m);
+		return;
+	}
 	if (h[0] == TM_TOKEN && len == 1 + TM_TOK_LEN) {
 		memcpy(tok, h + 1, TM_TOK_LEN);
 		msg_free(m);
@@ -278,6 +346,7 @@ tm_view(struct order *o)
 	tm->next = o->gseq + 1;
 	tm->idle = 0;
 	tm->hold_until = 0;
+	tm->parked = tm->woken = 0;
 	if (tm->holder)
 		order_wake_by(o, layer_now(o->l));
 }

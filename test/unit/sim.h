@@ -14,6 +14,10 @@
 #include "layer.h"
 #include "verify.h"
 
+#define US		1000ULL	/* ns */
+#define MS		(1000 * US)
+#define SEC		(1000 * MS)
+
 #define SIM_MAX_NODES	32
 #define SIM_LATENCY	20000	/* ns, one way */
 

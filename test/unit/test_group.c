@@ -14,7 +14,6 @@
 #include "sim.h"
 #include "specs.h"
 
-#define SEC	1000000000ULL
 
 static const struct spec *cur;	/* the spec under test */
 static struct to_config cur_cfg;

@@ -30,7 +30,6 @@
 #include "layer.h"
 #include "sim.h"
 
-#define MS		1000000ULL
 #define COM_HDR		28
 #define LOSSY		"loss=20%,dup=5%,reorder=5%"
 

@@ -38,8 +38,6 @@
 #include "sim.h"
 #include "specs.h"
 
-#define MS	1000000ULL
-#define SEC	(1000 * MS)
 #define WINDOW	TO_WINDOW_DEFAULT
 
 static int	big;		/* TO_BIG: more seeds */
@@ -611,39 +609,101 @@ test_migration_crash(const char *proto, uint64_t seed, int crash_new)
 
 /* --- behaviour ----------------------------------------------------------- */
 
-/* Time for one message cast at rank 1 of an idle group to reach all. */
+/*
+ * The longest time a lone message cast at rank 1 of an idle group takes
+ * to reach all, over casts after idle gaps that put a token anywhere on
+ * its rotation, or 0 if one never arrives.
+ */
 static uint64_t
 lone_latency(const char *stack, const char *pack)
 {
+	static const uint64_t gaps[] = { 100 * MS, 130 * US, 300 * US,
+			    700 * US, 1100 * US, 1500 * US, 2300 * US, 5 * MS };
 	struct spec	 sp;
 	struct to_config cfg = { 0 };
 	struct sim	*s;
 	struct want	 w;
 	int		 three = 3, i;
+	size_t		 g;
 	uint64_t	 t0, t = 0;
 
 	memset(&sp, 0, sizeof(sp));
 	strlcpy(sp.stack, stack, sizeof(sp.stack));
 	cfg.pack = pack;
 	s = spec_sim(&sp, 3, NULL, 5, &cfg);
-	if (s != NULL && sim_run(s, all_in_one_view, &three, 10 * SEC)) {
-		sim_run(s, NULL, NULL, 100 * MS);
+	if (s == NULL || !sim_run(s, all_in_one_view, &three, 10 * SEC))
+		g = sizeof(gaps) / sizeof(gaps[0]);
+	else
+		g = 0;
+	for (; g < sizeof(gaps) / sizeof(gaps[0]); g++) {
+		sim_run(s, NULL, NULL, gaps[g]);
 		for (i = 0; i < s->n; i++)
 			w.n[i] = s->nodes[i].nrecs + 1;
 		t0 = s->now;
 		cast_n(s, node_of_rank(s, 0, 1), 1);
-		if (sim_run(s, got_all, &w, SEC))
+		if (!sim_run(s, got_all, &w, SEC)) {
+			t = 0;
+			break;
+		}
+		if (s->now - t0 > t)
 			t = s->now - t0;
 	}
 	sim_free(s);
 	return t;
 }
 
+/*
+ * The longest of 50 rounds of toburst --one with m = 1: rank 0 casts, the
+ * others cast an ACK once they delivered it, the round ends when rank 0
+ * delivered every ACK; or 0 if a round never ends.
+ */
+static uint64_t
+one_round_latency(const char *stack, const char *pack)
+{
+	struct spec	 sp;
+	struct to_config cfg = { 0 };
+	struct sim	*s;
+	struct want	 w;
+	int		 three = 3, i, r, c;
+	uint64_t	 t0, t = 0;
+
+	memset(&sp, 0, sizeof(sp));
+	strlcpy(sp.stack, stack, sizeof(sp.stack));
+	cfg.pack = pack;
+	s = spec_sim(&sp, 3, NULL, 7, &cfg);
+	if (s == NULL || !sim_run(s, all_in_one_view, &three, 10 * SEC)) {
+		sim_free(s);
+		return 0;
+	}
+	c = node_of_rank(s, 0, 0);
+	for (r = 0; r < 50; r++) {
+		t0 = s->now;
+		for (i = 0; i < s->n; i++)
+			w.n[i] = s->nodes[i].nrecs + 1;
+		cast_n(s, c, 1);
+		if (!sim_run(s, got_all, &w, SEC))
+			break;
+		for (i = 0; i < s->n; i++) {
+			if (i != c)
+				cast_n(s, i, 1);
+			w.n[i] = s->nodes[i].nrecs + 2;
+		}
+		if (!sim_run(s, got_all, &w, SEC))
+			break;
+		if (s->now - t0 > t)
+			t = s->now - t0;
+	}
+	sim_free(s);
+	return r == 50 ? t : 0;
+}
+
 static void
 test_adaptive(void)
 {
 	const char	*stacks[] = { "dynseq:mbrship:frag:nak:com",
-			    "dynord:mbrship:frag:nak:com", NULL };
+			    "dynord:mbrship:frag:nak:com",
+			    "totem:mbrship:frag:nak:com",
+			    "total:mbrship:frag:nak:com", NULL };
 	struct spec	 sp;
 	struct to_config cfg = { 0 };
 	struct sim	*s;
@@ -662,6 +722,15 @@ test_adaptive(void)
 		    (unsigned long long)fixed / 1000);
 		CHECK(off > 0 && ad > 0 && ad * 10 <= off * 13);
 		CHECK(fixed > off);
+		off = one_round_latency(stacks[i], "off");
+		ad = one_round_latency(stacks[i], "adaptive");
+		printf("# %s: toburst --one -m 1 rounds take at most %llu us "
+		    "with packing off, %llu adaptive\n", stacks[i],
+		    (unsigned long long)off / 1000,
+		    (unsigned long long)ad / 1000);
+		CHECK(off > 0 && ad > 0 && ad * 10 <= off * 13);
+		/* the first round starts with the view: no heartbeat wait */
+		CHECK(off < 5 * MS);
 	}
 	/* under load adaptive packs */
 	memset(&sp, 0, sizeof(sp));

@@ -16,7 +16,6 @@
 #include "check.h"
 #include "sim.h"
 
-#define MS		1000000ULL
 #define HDR_SEALED	48
 #define DGRAM_MAX	1472
 #define KEEP_MAX	1200

@@ -28,8 +28,6 @@ static struct to_config cur_cfg;
 #define SPEC	(cur->stack)
 #define sim_new(n, spec, faults, seed) \
 	sim_new_cfg((n), (spec), (faults), (seed), &cur_cfg)
-#define MS	1000000ULL
-#define SEC	(1000 * MS)
 
 struct sched {
 	struct sim	*s;
