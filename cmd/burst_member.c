@@ -419,7 +419,7 @@ member_deliver(void *arg, const struct to_delivery *d)
 {
 	struct member	*mb = arg;
 	const unsigned char *p = d->data;
-	uint64_t	 now = to_now();
+	uint64_t	 now = d->at;
 
 	mb->last = now;
 	if (d->len == 0) {

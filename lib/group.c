@@ -19,6 +19,7 @@
 
 #define GROUP_RECV_BATCH	256	/* datagrams per to_process() */
 #define GROUP_DGRAM_MAX		65536
+#define GROUP_CAST_BATCH	32	/* casts between clock and backlog reads */
 
 struct to_group {
 	struct to_config cfg;
@@ -33,6 +34,11 @@ struct to_group {
 	char		 why[96];
 	int		 paused;	/* to_pause: read no datagrams */
 	unsigned char	*dgram;		/* receive scratch */
+	uint64_t	 now;		/* the stack's clock, as last set */
+	size_t		 backlog;	/* as last asked of the stack */
+	uint32_t	 since;		/* casts since the clock and the backlog
+					   were read (GROUP_CAST_BATCH: read
+					   them at the next cast) */
 };
 
 /* The ordering protocols of the paper, in its order (section 3). */
@@ -47,6 +53,15 @@ to_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Read the clock for the stack; the backlog is read again too. */
+static void
+group_tick(struct to_group *g)
+{
+	g->now = to_now();
+	stack_set_now(g->stack, g->now);
+	g->since = GROUP_CAST_BATCH;
 }
 
 const char *const *
@@ -75,6 +90,7 @@ group_deliver(void *arg, struct to_msg *m)
 	d.global_seq = m->meta.global_seq;
 	d.data = msg_data(m);
 	d.len = msg_len(m);
+	d.at = g->now;
 	if (d.sender == g->self)
 		g->own_delivered++;
 	stack_stats(g->stack)->delivered++;
@@ -219,7 +235,7 @@ to_process(struct to_group *g)
 	ssize_t		 n;
 	int		 i;
 
-	stack_set_now(g->stack, to_now());
+	group_tick(g);
 	for (i = 0; i < GROUP_RECV_BATCH && !g->paused; i++) {
 		n = g->tr->ops->recv(g->tr, g->dgram, GROUP_DGRAM_MAX);
 		if (n == -1) {
@@ -233,7 +249,7 @@ to_process(struct to_group *g)
 		memcpy(msg_data(m), g->dgram, (size_t)n);
 		stack_input(g->stack, m);
 	}
-	stack_set_now(g->stack, to_now());
+	group_tick(g);
 	stack_run_timers(g->stack);
 	if (g->error != 0) {
 		errno = g->error;
@@ -257,7 +273,7 @@ to_pause(struct to_group *g, int paused)
 	if (e.paused == was)
 		return was;
 	g->paused = e.paused;
-	stack_set_now(g->stack, to_now());
+	group_tick(g);
 	stack_ctl(g->stack, &e);
 	return was;
 }
@@ -271,12 +287,23 @@ group_backlog(struct to_group *g)
 	return e.backlog;
 }
 
+/*
+ * A cast adds at most one to the backlog, and only to_process() adds
+ * more, so between them the backlog read at the first cast plus the casts
+ * since bounds it: the stack is asked once every GROUP_CAST_BATCH casts,
+ * not at each.
+ */
 int
 to_can_cast(struct to_group *g)
 {
-	return g->view.n > 0 && !g->left &&
-	    g->own_cast - g->own_delivered < g->cfg.window &&
-	    group_backlog(g) < g->cfg.window;
+	if (g->view.n == 0 || g->left ||
+	    g->own_cast - g->own_delivered >= g->cfg.window)
+		return 0;
+	if (g->since >= GROUP_CAST_BATCH) {
+		g->backlog = group_backlog(g);
+		g->since = 0;
+	}
+	return g->backlog + g->since < g->cfg.window;
 }
 
 int
@@ -294,9 +321,14 @@ to_cast(struct to_group *g, const void *data, size_t len)
 	}
 	if ((m = msg_from(data, len)) == NULL)
 		return -1;
-	stack_set_now(g->stack, to_now());
+	/* the clock as of at most GROUP_CAST_BATCH casts ago */
+	if (g->since == 0) {
+		g->now = to_now();
+		stack_set_now(g->stack, g->now);
+	}
 	if (stack_cast(g->stack, m) == -1)
 		return -1;
+	g->since++;
 	g->own_cast++;
 	stack_stats(g->stack)->casts++;
 	return 0;
@@ -318,7 +350,7 @@ to_leave(struct to_group *g)
 {
 	struct event	 e = { .type = EV_LEAVE };
 
-	stack_set_now(g->stack, to_now());
+	group_tick(g);
 	stack_ctl(g->stack, &e);
 	return 0;
 }

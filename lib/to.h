@@ -87,6 +87,8 @@ struct to_delivery {
 	uint64_t	 global_seq;	/* 1, 2, ... position in the agreed order */
 	const void	*data;
 	size_t		 len;
+	uint64_t	 at;		/* when it came in: to_now() as of the
+					   to_process() that delivered it */
 };
 
 struct to_view {

@@ -25,7 +25,7 @@ roundtrip(enum frame_mode mode, const void *rec, size_t len, size_t max)
 	struct frame_writer *w;
 	struct frame_reader *r;
 	struct frame_record fr;
-	struct to_delivery d = { 3, 0x1234, 5, 6, NULL, 0 };
+	struct to_delivery d = { 3, 0x1234, 5, 6, NULL, 0, 0 };
 	const void	*out, *got;
 	size_t		 outlen, gotlen;
 

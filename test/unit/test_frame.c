@@ -698,7 +698,7 @@ test_recno(void)
 static void
 test_writer_drain(void)
 {
-	struct to_delivery	 d = { 1, 2, 3, 4, NULL, 0 };
+	struct to_delivery	 d = { 1, 2, 3, 4, NULL, 0, 0 };
 	struct frame_writer	*w1, *w2;
 	unsigned char		*a, *b, pay[300];
 	size_t			 alen, blen, i, n;
