@@ -10,7 +10,7 @@ BIN    = cmd/tocast cmd/torecv cmd/toburst cmd/toview
 CMDCOM = cmd/opts.o
 # toburst is cmd/toburst.c and these
 BURSTOBJ = cmd/burst_member.o cmd/burst_wire.o cmd/burst_report.o \
-	   cmd/burst_launch.o
+	   cmd/burst_launch.o cmd/burst_raw.o
 
 UNITSRC = $(sort $(wildcard test/unit/test_*.c))
 UNIT    = $(UNITSRC:.c=)

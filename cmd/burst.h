@@ -8,6 +8,7 @@
  *	burst_wire.c	the control messages
  *	burst_report.c	rows, latency histograms, table/tsv/json, gnuplot
  *	burst_launch.c	--local and --netns: start the members, reap them
+ *	burst_raw.c	-p raw: the payloads over the bare transport
  */
 #ifndef TO_BURST_H
 #define TO_BURST_H
@@ -16,6 +17,7 @@
 #include <stdint.h>
 
 #include "opts.h"
+#include "to.h"
 
 #define BURST_MODE_ALL		1	/* every member sends a burst */
 #define BURST_MODE_ONE		2	/* rank 0 sends, the others ack */
@@ -26,6 +28,9 @@
 #define BURST_MSG_ACK		2
 #define BURST_MSG_RESULT	3
 #define BURST_MSG_DONE		4
+#define BURST_MSG_END		5	/* -p raw: a sender's burst is out */
+
+#define BURST_RAW		"raw"	/* -p raw: the bare transport */
 
 #define BURST_OUT_TABLE		0
 #define BURST_OUT_TSV		1
@@ -120,11 +125,46 @@ int	 burst_wire_read_start(const unsigned char *, size_t,
 	    struct burst_cell *);
 unsigned char *burst_wire_ack(uint32_t run, uint32_t rep, uint32_t round,
 	    size_t *);
+unsigned char *burst_wire_end(uint32_t run, uint32_t rep, uint32_t round,
+	    size_t *);
 int	 burst_wire_read_ack(const unsigned char *, size_t, uint32_t *round);
 unsigned char *burst_wire_result(uint32_t run, uint32_t rep,
 	    const struct burst_tally *, size_t *);
 int	 burst_wire_read_result(const unsigned char *, size_t,
 	    struct burst_tally *);
+
+/* burst_raw.c: a member's payload path with -p raw. */
+struct burst_raw_early {		/* datagrams of a run not begun */
+	uint32_t	 run, rep;
+	uint64_t	 n, cur, next, last;
+};
+
+struct burst_raw {
+	struct to_config cfg;		/* GROUP.raw.d over -t's transport */
+	char		 group[TO_GROUP_MAX];
+	struct to_raw	*r;
+	unsigned char	*buf;		/* one datagram in */
+	unsigned char	*out;		/* one out: a header, then zeros */
+	size_t		 mtu;
+	int		 begun;		/* a run is counted: */
+	uint32_t	 run, rep, round;	/* this one */
+	uint64_t	 dgrams;	/* of the run, received */
+	uint64_t	 cur, next;	/* of this round and the next */
+	struct burst_raw_early early;
+	uint64_t	 last;		/* when the last came, ns */
+	uint64_t	 sent_dgrams, sent_bytes;
+};
+
+int	 burst_raw_open(struct burst_raw *, const struct to_config *,
+	    uint64_t self);
+void	 burst_raw_close(struct burst_raw *);
+void	 burst_raw_begin(struct burst_raw *, uint32_t run, uint32_t rep);
+int	 burst_raw_pollfds(struct burst_raw *, struct pollfd *, int max);
+int	 burst_raw_send(struct burst_raw *, uint32_t size);
+void	 burst_raw_drain(struct burst_raw *, uint64_t now);
+uint64_t burst_raw_msgs(const struct burst_raw *, uint32_t size);
+uint64_t burst_raw_round_msgs(const struct burst_raw *, uint32_t size);
+void	 burst_raw_next_round(struct burst_raw *);
 
 /* burst_report.c */
 void	 burst_hist_add(struct burst_hist *, uint64_t ns);

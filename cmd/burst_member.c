@@ -44,6 +44,7 @@
 #define SETTLE_NS	2000000000ULL	/* wait for stability between runs */
 #define JOIN_NS		30000000000ULL	/* -T default: wait for members */
 #define TICK_NS		200000000ULL	/* progress line */
+#define DRAIN_NS	2000000ULL	/* -p raw: quiet after the ENDs */
 
 enum phase {
 	JOINING,
@@ -61,7 +62,12 @@ struct member {
 	struct burst_conf *c;
 	struct opts	 o;		/* c->o with this group's settings */
 	char		 group[TO_GROUP_MAX];
+	const char	*proto;		/* as -p named it */
 	struct to_group	*g;
+	int		 israw;		/* -p raw: payloads over raw */
+	struct burst_raw raw;
+	uint32_t	 ends, ends_next;	/* raw: ENDs of this round, next */
+	uint64_t	 ends_at;	/* raw: when the last END came */
 	enum phase	 phase;
 	uint64_t	 deadline;	/* JOINING, LEAVING */
 	uint64_t	 last;		/* the last sign of progress */
@@ -204,6 +210,14 @@ member_result(struct member *mb)
 	t->naks = s->naks_sent - mb->s0.naks_sent;
 	t->packs = s->packs_sent - mb->s0.packs_sent;
 	t->packed = s->msgs_packed - mb->s0.msgs_packed;
+	if (mb->israw) {
+		/* what went over the bare transport, not the control */
+		t->dgrams = mb->raw.sent_dgrams;
+		t->bytes = mb->raw.sent_bytes;
+		t->retrans = t->naks = t->packs = t->packed = 0;
+		t->delivered = t->cast + burst_raw_msgs(&mb->raw,
+		    mb->cell.size);
+	}
 }
 
 /* A member other than the coordinator: its RESULT for this run. */
@@ -233,6 +247,10 @@ member_round_done(struct member *mb, uint64_t now)
 	mb->round++;
 	mb->in_round = 0;
 	mb->acks = 0;
+	mb->ends = mb->ends_next;
+	mb->ends_next = 0;
+	if (mb->israw)
+		burst_raw_next_round(&mb->raw);
 	mb->round_t0 = now;
 	if (mb->round < mb->cell.rounds) {
 		if (mb->sender)
@@ -290,6 +308,70 @@ member_data(struct member *mb, const struct to_delivery *d, uint64_t now)
 	}
 }
 
+/*
+ * -p raw: the round ends here once every sender's END came through the
+ * ordered group and then either every payload of the round is in or the
+ * bare transport was quiet for DRAIN_NS (what did not come is lost).
+ * The coordinator of --one waits for the ACKs instead.
+ */
+static void
+member_raw_check(struct member *mb, uint64_t now)
+{
+	uint32_t	 ends, others;
+	uint64_t	 want, quiet;
+
+	if (!mb->israw || !mb->running || mb->own_done ||
+	    (mb->coord && mb->cell.mode == BURST_MODE_ONE))
+		return;
+	ends = mb->cell.mode == BURST_MODE_ALL ? mb->c->members : 1;
+	others = mb->cell.mode == BURST_MODE_ALL ? mb->c->members - 1 : 1;
+	if (mb->ends < ends)
+		return;
+	want = (uint64_t)others * mb->cell.m;
+	quiet = mb->raw.last > mb->ends_at ? mb->raw.last : mb->ends_at;
+	if (burst_raw_round_msgs(&mb->raw, mb->cell.size) < want &&
+	    now < quiet + DRAIN_NS)
+		return;
+	if (mb->cell.mode == BURST_MODE_ONE)
+		member_ack(mb);
+	member_round_done(mb, now);
+}
+
+/* -p raw: a sender's END for round. */
+static void
+member_raw_end(struct member *mb, uint32_t round, uint64_t now)
+{
+	if (round == mb->round)
+		mb->ends++;
+	else if (round == mb->round + 1)
+		mb->ends_next++;
+	mb->ends_at = now;
+	member_raw_check(mb, now);
+}
+
+/* -p raw: this member's burst, over the bare transport, then its END. */
+static void
+member_raw_burst(struct member *mb, uint64_t now)
+{
+	unsigned char	*b;
+	size_t		 len;
+
+	if (mb->to_send == 0)
+		return;
+	for (; mb->to_send > 0; mb->to_send--, mb->me.cast++)
+		if (burst_raw_send(&mb->raw, mb->cell.size) == -1) {
+			member_fail(mb, EX_OSERR, "group %s: raw send: %s",
+			    mb->raw.group, strerror(errno));
+			return;
+		}
+	b = burst_wire_end(mb->cell_id, mb->rep, mb->round, &len);
+	ctl_queue(mb, b, len);
+	if (mb->coord && mb->cell.mode == BURST_MODE_ONE) {
+		mb->in_round = mb->cell.m;
+		member_one_check(mb, now);
+	}
+}
+
 static void
 member_begin(struct member *mb, const struct to_delivery *d, uint64_t now)
 {
@@ -314,6 +396,9 @@ member_begin(struct member *mb, const struct to_delivery *d, uint64_t now)
 	mb->nresults = 0;
 	mb->s0 = *to_stats(mb->g);
 	mb->sender = mb->cell.mode == BURST_MODE_ALL || mb->coord;
+	if (mb->israw)
+		burst_raw_begin(&mb->raw, mb->cell_id, mb->rep);
+	mb->ends = mb->ends_next = 0;
 	if (mb->paylen < mb->cell.size) {
 		free(mb->payload);
 		if ((mb->payload = calloc(1, mb->cell.size)) == NULL)
@@ -353,8 +438,8 @@ member_finish(struct member *mb, uint64_t now)
 	if (mb->rep == 0) {
 		memset(r, 0, sizeof(*r));
 		r->cell = mb->cell;
-		r->proto = mb->o.cfg.protocol;
-		r->pack = mb->o.cfg.pack;
+		r->proto = mb->proto;
+		r->pack = mb->israw ? "-" : mb->o.cfg.pack;
 		r->members = mb->c->members;
 	}
 	burst_tally_add(&r->t, &mb->me);
@@ -393,6 +478,12 @@ member_control(struct member *mb, const struct to_delivery *d, uint64_t now)
 			mb->acks++;
 			member_one_check(mb, now);
 		}
+		return;
+	case BURST_MSG_END:
+		if (burst_wire_read_ack(p, d->len, &round) == -1)
+			break;
+		if (ours && mb->israw)
+			member_raw_end(mb, round, now);
 		return;
 	case BURST_MSG_RESULT:
 		if (burst_wire_read_result(p, d->len, &t) == -1)
@@ -508,6 +599,9 @@ member_pump(struct member *mb)
 	uint64_t	 now = to_now();
 	size_t		 i;
 
+	/* raw: the burst, then at once its END, which it queues */
+	if (mb->israw && mb->running && mb->status == 0)
+		member_raw_burst(mb, now);
 	for (i = 0; i < mb->qn; i++) {
 		if (to_cast(mb->g, mb->q[i].buf, mb->q[i].len) == -1) {
 			if (errno != EAGAIN)
@@ -522,6 +616,8 @@ member_pump(struct member *mb)
 		mb->qn -= i;
 	}
 	if (mb->qn > 0 || !mb->running || mb->status != 0)
+		return;
+	if (mb->israw)
 		return;
 	if (mb->cell.rate == 0) {
 		while (mb->to_send > 0 && member_cast_payload(mb, now))
@@ -565,7 +661,7 @@ member_progress(struct member *mb, uint64_t now)
 	if (cl->rate)
 		burst_progress(mb->c, "[%zu/%zu] %s %s rate=%" PRIu32
 		    " s=%" PRIu32 " run %" PRIu32 "/%" PRIu32 ": %.1f s",
-		    runs_done + 1, runs_all, mb->o.cfg.protocol,
+		    runs_done + 1, runs_all, mb->proto,
 		    cl->mode == BURST_MODE_ALL ? "all" : "one", cl->rate,
 		    cl->size, mb->rep + 1, mb->c->repeats,
 		    (double)(now - mb->t_start) / 1e9);
@@ -573,7 +669,7 @@ member_progress(struct member *mb, uint64_t now)
 		burst_progress(mb->c, "[%zu/%zu] %s %s m=%" PRIu32 " s=%"
 		    PRIu32 " run %" PRIu32 "/%" PRIu32 ": round %" PRIu32
 		    "/%" PRIu32, runs_done + 1, runs_all,
-		    mb->o.cfg.protocol, cl->mode == BURST_MODE_ALL ? "all" :
+		    mb->proto, cl->mode == BURST_MODE_ALL ? "all" :
 		    "one", cl->m, cl->size, mb->rep + 1, mb->c->repeats,
 		    mb->round + 1, cl->rounds);
 }
@@ -634,6 +730,11 @@ member_timeout(struct member *mb)
 		wake = mb->last + mb->o.stall;
 	if (mb->c->progress && mb->coord && mb->tick < wake)
 		wake = mb->tick;
+	if (mb->israw && mb->running && !mb->own_done) {
+		t = (mb->raw.last > mb->ends_at ? mb->raw.last :
+		    mb->ends_at) + DRAIN_NS;
+		wake = t < wake ? t : wake;
+	}
 	if (mb->running && mb->cell.rate != 0 && !mb->own_done) {
 		t = mb->t_start + (uint64_t)mb->cell.duration_ms * 1000000;
 		if (mb->me.cast < mb->due && mb->qn == 0 &&
@@ -652,7 +753,10 @@ member_step(struct member *mb)
 	member_advance(mb);
 	if (mb->phase == DONE || mb->status != 0)
 		return;
-	n = opts_pollfds(mb->g, &mb->pfd, &mb->npfd, 1);
+	n = 1;
+	if (mb->israw)
+		n += burst_raw_pollfds(&mb->raw, mb->pfd + 1, 4);
+	n = opts_pollfds(mb->g, &mb->pfd, &mb->npfd, n);
 	if (poll(mb->pfd, n, member_timeout(mb)) == -1) {
 		if (errno != EINTR)
 			err(EX_OSERR, "poll");
@@ -661,6 +765,10 @@ member_step(struct member *mb)
 	if ((mb->pfd[0].revents & POLLIN) && opts_signalled(mb->sigfd)) {
 		member_fail(mb, EX_TEMPFAIL, "interrupted");
 		return;
+	}
+	if (mb->israw) {
+		burst_raw_drain(&mb->raw, to_now());
+		member_raw_check(mb, to_now());
 	}
 	if (to_process(mb->g) == -1)
 		member_fail(mb, to_error(mb->g) ? EX_UNAVAILABLE : EX_OSERR,
@@ -699,14 +807,20 @@ member_group(struct member *mb, const char *proto, const char *pack,
 		    mb->c->o.cfg.group, proto);
 	mb->o = mb->c->o;
 	mb->o.cfg.group = mb->group;
-	mb->o.cfg.protocol = proto;
-	mb->o.cfg.pack = pack;
+	mb->proto = proto;
+	mb->israw = strcmp(proto, BURST_RAW) == 0;
+	/* raw: the control goes in order, the payloads bare */
+	mb->o.cfg.protocol = mb->israw ? "dynseq" : proto;
+	mb->o.cfg.pack = mb->israw ? NULL : pack;
 	mb->phase = JOINING;
 	mb->running = mb->settling = 0;
 	mb->next = 0;
 	mb->nruns = member_nruns(mb->c);
 	mb->deadline = to_now() + (mb->o.timeout ? mb->o.timeout : JOIN_NS);
 	mb->g = opts_open(&mb->o, &cb);
+	if (mb->israw && burst_raw_open(&mb->raw, &mb->o.cfg,
+	    to_self(mb->g)) == -1)
+		err(EX_UNAVAILABLE, "group %s.d: raw transport", mb->group);
 	opts_verbose(&mb->o, "group %s: waiting for %" PRIu32 " members",
 	    mb->group, mb->c->members);
 	while (mb->phase != DONE && mb->status == 0)
@@ -714,6 +828,8 @@ member_group(struct member *mb, const char *proto, const char *pack,
 	if (mb->status != 0)
 		member_die(mb);
 	opts_verbose(&mb->o, "group %s: done", mb->group);
+	if (mb->israw)
+		burst_raw_close(&mb->raw);
 	to_close(mb->g);
 	mb->g = NULL;
 }
@@ -738,8 +854,12 @@ burst_member(struct burst_conf *c)
 	mb.pfd[0].events = POLLIN;
 	runs_all = c->nprotos * c->npacks * member_nruns(c);
 	for (i = 0; i < c->nprotos; i++)
-		for (j = 0; j < c->npacks; j++)
+		for (j = 0; j < c->npacks; j++) {
+			/* raw has no packing: once */
+			if (j > 0 && strcmp(c->protos[i], BURST_RAW) == 0)
+				break;
 			member_group(&mb, c->protos[i], c->packs[j], j);
+		}
 	if (mb.coord)
 		burst_report_end(c, 0);
 	free(mb.pfd);

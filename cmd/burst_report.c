@@ -23,7 +23,7 @@
 
 #include "burst.h"
 
-#define NCOLS	25
+#define NCOLS	28
 
 static struct burst_row	*rows;
 static size_t		 nrows, rowcap;
@@ -60,6 +60,9 @@ static const struct col {
 	{ "retransmits",	"retrans" },
 	{ "naks",		NULL },
 	{ "blocked",		"blocked" },
+	{ "raw_throughput",	"raw msgs/s" },
+	{ "vs_raw",		"x raw" },
+	{ "lost_pct",		"lost%" },
 };
 
 /* Bucket of v ns: exact below 32, then 32 buckets per power of two. */
@@ -283,6 +286,54 @@ row_figure(const struct burst_row *r, size_t i, int table, char *buf,
 	}
 }
 
+/* The -p raw row of r's cell, if there is one. */
+static const struct burst_row *
+row_raw(const struct burst_row *r)
+{
+	const struct burst_cell *a = &r->cell, *b;
+	size_t	 k;
+
+	for (k = 0; k < nrows; k++) {
+		b = &rows[k].cell;
+		if (strcmp(rows[k].proto, BURST_RAW) == 0 &&
+		    rows[k].members == r->members && a->mode == b->mode &&
+		    a->m == b->m && a->size == b->size && a->rate == b->rate)
+			return &rows[k];
+	}
+	return NULL;
+}
+
+/* Columns 25 and on: the row against its path's limit, -p raw. */
+static void
+row_limit(const struct burst_row *r, size_t i, int table, char *buf,
+    size_t len)
+{
+	const struct burst_row *raw = row_raw(r);
+	double	 reps = r->reps ? r->reps : 1, want, rawthr;
+
+	if (raw == NULL)
+		return;
+	rawthr = raw->thr_sum / (raw->reps ? raw->reps : 1);
+	switch (i) {
+	case 25:
+		snprintf(buf, len, table ? "%.0f" : "%.1f", rawthr);
+		break;
+	case 26:
+		if (rawthr > 0)
+			snprintf(buf, len, "%.2f", r->thr_sum / reps / rawthr);
+		break;
+	case 27:
+		/* every member delivers every payload, its own included */
+		want = (double)r->members * r->cell.m * r->cell.rounds * reps;
+		if (r->cell.mode == BURST_MODE_ALL)
+			want *= r->members;
+		if (strcmp(r->proto, BURST_RAW) == 0 && want > 0)
+			snprintf(buf, len, "%.1f", 100 * (1 -
+			    (double)r->t.delivered / want));
+		break;
+	}
+}
+
 /* The row's value of column i as text; "" when it has none. */
 static void
 row_field(const struct burst_row *r, size_t i, int table, char *buf,
@@ -291,8 +342,10 @@ row_field(const struct burst_row *r, size_t i, int table, char *buf,
 	*buf = '\0';
 	if (i < 12)
 		row_param(r, i, buf, len);
-	else
+	else if (i < 25)
 		row_figure(r, i, table, buf, len);
+	else
+		row_limit(r, i, table, buf, len);
 }
 
 static void

@@ -11,6 +11,8 @@
  *			the latency histogram: n:2 and n times
  *			(bucket:2 count:8)
  *	DONE	4	leave this group
+ *	END	5	run:4 rep:4 round:4: with -p raw, the sender's burst
+ *			of the round went out over the bare transport
  *
  * Numbers are big-endian, written byte by byte; a reader checks the
  * length before it reads and returns -1 on a malformed message.
@@ -115,17 +117,31 @@ burst_wire_read_start(const unsigned char *p, size_t len,
 	return 0;
 }
 
-unsigned char *
-burst_wire_ack(uint32_t run, uint32_t rep, uint32_t round, size_t *len)
+/* An ACK or an END: a message about one round. */
+static unsigned char *
+wire_round(int type, uint32_t run, uint32_t rep, uint32_t round,
+    size_t *len)
 {
 	unsigned char	*b = wire_new(ACK_LEN), *p = b;
 
-	*p++ = BURST_MSG_ACK;
+	*p++ = type;
 	p = put32(p, run);
 	p = put32(p, rep);
 	put32(p, round);
 	*len = ACK_LEN;
 	return b;
+}
+
+unsigned char *
+burst_wire_ack(uint32_t run, uint32_t rep, uint32_t round, size_t *len)
+{
+	return wire_round(BURST_MSG_ACK, run, rep, round, len);
+}
+
+unsigned char *
+burst_wire_end(uint32_t run, uint32_t rep, uint32_t round, size_t *len)
+{
+	return wire_round(BURST_MSG_END, run, rep, round, len);
 }
 
 int

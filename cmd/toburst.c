@@ -184,32 +184,58 @@ toburst_names(int ch, const char *arg, const char **v)
 	return n;
 }
 
-/* -p: names from to_protocols(), or "all" for every one of them. */
+/* Add name to -p's list once. */
+static void
+toburst_add_protocol(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < burst.nprotos; i++)
+		if (strcmp(burst.protos[i], name) == 0)
+			return;
+	if (burst.nprotos == BURST_LIST_MAX)
+		errx(EX_USAGE, "-p: more than %d values", BURST_LIST_MAX);
+	burst.protos[burst.nprotos++] = name;
+}
+
+/*
+ * -p: names from to_protocols(), "all" for every one of them, and "raw"
+ * for the bare transport, which runs first so that every other row can
+ * be set against it.
+ */
 static void
 toburst_protocols(const char *arg)
 {
 	const char *const	*p;
+	const char		*names[BURST_LIST_MAX];
 	char			 valid[256] = "";
-	size_t			 i;
+	size_t			 i, n;
+	int			 raw = 0;
 
-	if (strcmp(arg, "all") == 0) {
-		burst.nprotos = 0;
-		for (p = to_protocols(); *p != NULL; p++)
-			if (burst.nprotos < BURST_LIST_MAX)
-				burst.protos[burst.nprotos++] = *p;
-		return;
-	}
-	burst.nprotos = toburst_names('p', arg, burst.protos);
-	for (i = 0; i < burst.nprotos; i++) {
-		if (to_protocol_about(burst.protos[i]) != NULL)
+	n = toburst_names('p', arg, names);
+	for (i = 0; i < n; i++)
+		raw |= strcmp(names[i], BURST_RAW) == 0;
+	burst.nprotos = 0;
+	if (raw)
+		toburst_add_protocol(BURST_RAW);
+	for (i = 0; i < n; i++) {
+		if (strcmp(names[i], "all") == 0) {
+			for (p = to_protocols(); *p != NULL; p++)
+				toburst_add_protocol(*p);
 			continue;
+		}
+		if (strcmp(names[i], BURST_RAW) == 0)
+			continue;
+		if (to_protocol_about(names[i]) != NULL) {
+			toburst_add_protocol(names[i]);
+			continue;
+		}
 		for (p = to_protocols(); *p != NULL; p++) {
-			if (p != to_protocols())
-				strlcat(valid, ", ", sizeof(valid));
+			strlcat(valid, ", ", sizeof(valid));
 			strlcat(valid, *p, sizeof(valid));
 		}
-		errx(EX_USAGE, "-p %s: unknown protocol, expected all, list "
-		    "or some of: %s", burst.protos[i], valid);
+		errx(EX_USAGE, "-p %s: unknown protocol, expected all, list, "
+		    "raw%s", names[i], valid);
 	}
 }
 
@@ -338,6 +364,10 @@ toburst_check(struct burst_conf *b)
 		b->local = b->netns = 0;	/* started by a launcher */
 	else if (b->local && b->netns)
 		errx(EX_USAGE, "--local and --netns cannot be used together");
+	if (b->nrates > 0 && b->nprotos > 0 &&
+	    strcmp(b->protos[0], BURST_RAW) == 0)
+		errx(EX_USAGE, "-p raw: bursts only (--one, --all, -m), not "
+		    "--rate");
 	if ((b->local || b->netns) && b->members != 0)
 		errx(EX_USAGE, "-N is for a member; --%s starts the members "
 		    "itself", b->local ? "local" : "netns");

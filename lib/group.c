@@ -211,15 +211,7 @@ to_close(struct to_group *g)
 int
 to_pollfds(struct to_group *g, struct pollfd *pfd, int max)
 {
-	int	 fds[8], n, i;
-
-	n = g->tr->ops->fds(g->tr, fds, 8);
-	for (i = 0; i < n && i < max; i++) {
-		pfd[i].fd = fds[i];
-		pfd[i].events = g->paused ? 0 : POLLIN;
-		pfd[i].revents = 0;
-	}
-	return n;
+	return transport_pollfds(g->tr, pfd, max, g->paused ? 0 : POLLIN);
 }
 
 uint64_t

@@ -174,6 +174,9 @@ struct transport {
 /* Find the transport for cfg->transport and open it; NULL with errno. */
 struct transport *transport_open(const struct to_config *, uint64_t self);
 void		 transport_close(struct transport *);
+/* Its descriptors for poll(2), each with events; like to_pollfds(). */
+int		 transport_pollfds(struct transport *, struct pollfd *,
+		    int max, short events);
 
 extern const struct transport_ops transport_local, transport_udp,
     transport_udpu, transport_mem;

@@ -12,6 +12,8 @@
 #ifndef TO_H
 #define TO_H
 
+#include <sys/types.h>
+
 #include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -188,5 +190,29 @@ const char	*to_protocol_about(const char *);
 int		 to_pack_check(const char *s);
 
 uint64_t	 to_now(void);	/* CLOCK_MONOTONIC in ns */
+
+/*
+ * The group's bare transport (cfg->transport, cfg->group), with no layer
+ * above it: no ordering, no reliability, no header, no membership.
+ * Datagrams go to every member the transport knows and come as the
+ * network has them: lost, duplicated or reordered.  toburst -p raw
+ * measures the limit of a path with it.  self is this member's id.
+ */
+struct to_raw;
+
+struct to_raw	*to_raw_open(const struct to_config *, uint64_t self);
+void		 to_raw_close(struct to_raw *);
+/* The largest datagram it carries. */
+size_t		 to_raw_mtu(const struct to_raw *);
+/* 0, or -1 with errno (EMSGSIZE over the mtu); a drop for want of
+ * buffer space is not an error. */
+int		 to_raw_send(struct to_raw *, const void *, size_t);
+/* One datagram's length, or -1 (EAGAIN when none is waiting). */
+ssize_t		 to_raw_recv(struct to_raw *, void *, size_t);
+/* Like to_pollfds(). */
+int		 to_raw_pollfds(struct to_raw *, struct pollfd *, int max);
+/* Look for the members again: a transport that finds them itself (local)
+ * may not yet know one that came since it last looked. */
+void		 to_raw_refresh(struct to_raw *);
 
 #endif /* TO_H */

@@ -8,6 +8,7 @@
  * "://" goes to the transport's open().
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,4 +83,19 @@ transport_close(struct transport *tr)
 		return;
 	tr->ops->close(tr);
 	free(tr);
+}
+
+int
+transport_pollfds(struct transport *tr, struct pollfd *pfd, int max,
+    short events)
+{
+	int	 fds[8], n, i;
+
+	n = tr->ops->fds(tr, fds, 8);
+	for (i = 0; i < n && i < max; i++) {
+		pfd[i].fd = fds[i];
+		pfd[i].events = events;
+		pfd[i].revents = 0;
+	}
+	return n;
 }

@@ -8,7 +8,7 @@
 
 load helper
 
-NCOLS=25	# columns of -o tsv and keys of -o json
+NCOLS=28	# columns of -o tsv and keys of -o json
 
 # small [ARG ...]: a small cell with three members on this host.
 small() {
@@ -67,6 +67,25 @@ print(len(rows))'
 	[ "${#lines[@]}" -eq 5 ]
 	[ "$(cut -f 2,3 <<<"$output" | tail -n +2 | tr '\t\n' ': ')" = \
 	    "totem:off totem:adaptive dysfc:off dysfc:adaptive " ]
+}
+
+@test "toburst -p raw: the bare transport first, every row against it" {
+	run -0 --separate-stderr small --one -p dynseq,raw -o tsv
+	[ "${#lines[@]}" -eq 3 ]
+	# header names the limit columns
+	[[ "${lines[0]}" == *"	raw_throughput	vs_raw	lost_pct" ]]
+	IFS=$'\t' read -r -a raw <<<"${lines[1]}"
+	IFS=$'\t' read -r -a seq <<<"${lines[2]}"
+	[ "${raw[1]}" = raw ] && [ "${raw[2]}" = - ] && [ "${seq[1]}" = dynseq ]
+	# raw's limit is its own throughput; dynseq is set against it
+	[ "${raw[25]}" = "${raw[12]}" ] && [ "${raw[26]}" = 1.00 ]
+	[ "${seq[25]}" = "${raw[12]}" ]
+	awk -v t="${seq[12]}" -v r="${raw[12]}" -v x="${seq[26]}" \
+	    'BEGIN { d = t / r - x; exit !(d < 0.01 && d > -0.01) }'
+	# lost% is raw's alone, a percentage
+	[[ "${raw[27]}" =~ ^[0-9]+\.[0-9]$ ]] && [ "${seq[27]}" = - ]
+	run -64 --separate-stderr toburst --local 3 -p raw --rate 100
+	[[ "$stderr" == *"-p raw: bursts only"* ]]
 }
 
 @test "toburst --rate: an offered load, early latency p50 and p99" {
