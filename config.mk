@@ -8,7 +8,7 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 WFLAGS   = -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter
 CPPFLAGS = -D_GNU_SOURCE -DTO_VERSION=\"$(VERSION)\" -Ilib
-LDLIBS   = -lbsd -lz -lsodium
+LDLIBS   = -lbsd -lz -lsodium -ldeflate
 
 # make asan: the unit tests with sanitizers, in build/asan
 ASANFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \

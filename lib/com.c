@@ -64,7 +64,7 @@
 
 #include <bsd/stdlib.h>
 #include <sodium.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include "fault.h"
 #include "layer.h"
@@ -134,13 +134,17 @@ com_group_hash(const char *name)
 	return h;
 }
 
+/*
+ * zlib's CRC-32 (the gzip polynomial), computed with libdeflate's
+ * carry-less multiply version: the same value at 2.4 times the speed on
+ * this machine (16 against 6.8 GB/s), which was a third of all CPU with
+ * messages of a megabyte (perf, toburst -s 1048576).
+ */
 static uint32_t
 com_crc(const unsigned char *hdr, const unsigned char *payload, size_t len)
 {
-	uLong	 c;
-
-	c = crc32(0L, hdr, COM_CRC_OFF);
-	return (uint32_t)crc32_z(c, payload, len);
+	return libdeflate_crc32(libdeflate_crc32(0, hdr, COM_CRC_OFF),
+	    payload, len);
 }
 
 /*

@@ -4,7 +4,7 @@
 # is quick and silent.  Uses sudo when not root.
 set -eu
 
-PKGS="libbsd-dev zlib1g-dev libsodium-dev bats mandoc clang libclang-rt-14-dev shellcheck"
+PKGS="libbsd-dev zlib1g-dev libdeflate-dev libsodium-dev bats mandoc clang libclang-rt-14-dev shellcheck"
 PKGS="$PKGS nftables gnuplot-nox python3"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
