@@ -219,11 +219,12 @@ uninstall:
 
 # The standard sweep of toburst(1): every protocol, m = 1 10 100 1000
 # 10000, 10 rounds, 3 members, both modes (about a minute on 2 cores).
-bench: cmd/toburst
+bench: all
 	@mkdir -p bench
-	cmd/toburst --local 3 -p all -m 1,10,100,1000,10000 --all --one \
+	cmd/toburst --local 3 -p raw,all -m 1,10,100,1000,10000 --all --one \
 	    -o tsv --plot bench/figures.svg >bench/results.tsv.tmp
 	mv bench/results.tsv.tmp bench/results.tsv
+	bench/targets.sh bench/targets.tsv
 
 .PHONY: all unit asan lint cli net deps check demo install uninstall clean \
 	bench fuzz fuzz-build fuzz-seeds fuzz-short fuzz-run
