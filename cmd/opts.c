@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
@@ -488,6 +489,14 @@ opts_parse(struct opts *o, const struct opts_tool *t, int argc, char *argv[])
 	struct option	 lo[OPTS_NDEFS + OPTS_OWN_MAX + 1];
 	char		 optstring[64];
 	int		 ch, list = 0, nul = 0, framed = 0;
+
+	/*
+	 * Large messages: keep the buffers of reassembly and delivery in
+	 * the heap rather than mmap and unmap each (page faults were 10% of
+	 * all CPU with 1 MiB messages); glibc's ceiling is 32 MiB.
+	 */
+	(void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	(void)mallopt(M_TRIM_THRESHOLD, 64 << 20);
 
 	opts_stdfds();
 	opts_defaults(o, t);
