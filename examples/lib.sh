@@ -12,6 +12,7 @@
 #	wait_all	wait for everything started; fail if one failed
 #	fail MSG	say MSG and the members' stderr, exit 1
 #	frame		lines on stdin to to-frame(5) records on stdout
+#	await_ends FILE N	until FILE holds N "end of NAME" records
 #	count N		whether N is a whole number from 1 up
 # shellcheck shell=sh
 set -eu
@@ -103,4 +104,13 @@ count() {
 	case $1 in
 	'' | *[!0-9]* | 0*) return 1 ;;
 	esac
+}
+
+# The members of a self-test each cast "end of NAME" last and keep their
+# input open until every end is delivered, so they leave with everything.
+# No deadline here: the member's timeout(1) bounds it.
+await_ends() {
+	until [ "$(grep -ao 'end of [a-z]*[0-9]*' "$1" | wc -l)" -ge "$2" ]; do
+		sleep 0.05
+	done
 }

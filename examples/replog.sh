@@ -26,9 +26,7 @@ if [ "${1:-}" = --member ]; then
 	{
 		seq -f "m$i entry %.0f" "$n"
 		echo "end of m$i"
-		until [ "$(grep -ao 'end of m[0-9]' "$log" | wc -l)" -ge 3 ]; do
-			sleep 0.05
-		done
+		await_ends "$log" 3
 	} | frame | tocast -g "$g" -F -r -w 3 -v >"$log"
 	exit
 fi
