@@ -2,8 +2,9 @@
 # setting prog (the script's name, for messages); it gives:
 #
 #	PATH		the binaries of ../cmd first, if they are built
-#	tmpdir		make $dir, a temporary directory removed on exit, and
-#			point XDG_RUNTIME_DIR there so the local transport's
+#	tmpdir		make $dir, a temporary directory removed on exit
+#			(unless KEEP is set, for a look after a failure), and
+#			points XDG_RUNTIME_DIR there so the local transport's
 #			rendezvous directories go with it
 #	start NAME CMD	run CMD in the background under timeout(1), stdout
 #			and stderr in $dir/NAME.out and NAME.err; kill by PID
@@ -13,6 +14,7 @@
 #	fail MSG	say MSG and the members' stderr, exit 1
 #	frame		lines on stdin to to-frame(5) records on stdout
 #	await_ends FILE N	until FILE holds N "end of NAME" records
+#	lawk ARG ...	awk reading its input a line at a time as it comes
 #	count N		whether N is a whole number from 1 up
 # shellcheck shell=sh
 set -eu
@@ -31,16 +33,16 @@ cleanup() {
 		kill "$p" 2>/dev/null || :
 	done
 	# A member leaves gracefully on SIGTERM; give it a second, then
-	# kill its whole process group.
+	# kill its whole process group (env: dash's kill takes no group).
 	for p in $pids; do
 		t=0
 		while kill -0 "$p" 2>/dev/null && [ "$t" -lt 20 ]; do
 			sleep 0.05
 			t=$((t + 1))
 		done
-		kill -KILL -- "-$p" 2>/dev/null || :
+		env kill -s KILL -- "-$p" 2>/dev/null || :
 	done
-	if [ -n "$dir" ]; then
+	if [ -n "$dir" ] && [ -z "${KEEP:-}" ]; then
 		rm -rf "$dir"
 	fi
 }
@@ -113,4 +115,14 @@ await_ends() {
 	until [ "$(grep -ao 'end of [a-z]*[0-9]*' "$1" | wc -l)" -ge "$2" ]; do
 		sleep 0.05
 	done
+}
+
+# mawk reads a pipe in large blocks, so a line can wait for more behind
+# it; -W interactive makes it take each line as it comes.
+lawk() {
+	if awk -W version 2>&1 | grep -q mawk; then
+		awk -W interactive "$@"
+	else
+		awk "$@"
+	fi
 }
