@@ -30,7 +30,7 @@ usage() {
 # shellcheck disable=SC2016 # awk's $
 show='
 function hello() { print "hello", me >fifo; fflush(fifo) }
-BEGIN { hello() }
+BEGIN { printf "" >fifo; fflush(fifo); printf "" >ready; close(ready) }
 /^view / {
 	new = 0
 	split("", inview)
@@ -120,12 +120,22 @@ me=$1 g=${2:-chat}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/to-chat.XXXXXX")
 mkfifo "$dir/fifo"
 frame <"$dir/fifo" | tocast -g "$g" -F -r | stdbuf -oL toview |
-    lawk -v me="$me" -v fifo="$dir/fifo" "$show" &
+    lawk -v me="$me" -v fifo="$dir/fifo" -v ready="$dir/ready" "$show" &
 pids=$!
-# What we type, into the FIFO; "bye" at the end.
+# Hello, what we type, then bye, into the FIFO.  Then we close it, once awk
+# has it open too, so that frame sees its end when awk is done.
+exec 3>"$dir/fifo"
+echo "hello $me" >&3
 while IFS= read -r l; do
 	printf 'say %s\n' "$l"
-done >"$dir/fifo"
-echo "bye $me" >"$dir/fifo"
-wait "$pids"
+done >&3
+echo "bye $me" >&3
+t=0
+until [ -e "$dir/ready" ]; do
+	t=$((t + 1))
+	[ "$t" -le 200 ] || { echo "chat: awk did not start" >&2; exit 1; }
+	sleep 0.05
+done
+exec 3>&-
+wait
 pids=
