@@ -52,22 +52,11 @@ if [ "${1:-}" = --member ]; then
 	exit
 fi
 
-n=300
-while [ $# -gt 0 ]; do
-	case $1 in
-	-h | --help) usage; exit 0 ;;
-	-n)	count "${2:-}" || { usage >&2; exit 64; }
-		n=$2; shift 2 ;;
-	*)	usage >&2; exit 64 ;;
-	esac
-done
+opt_count -n 300 "$@"
 
 tmpdir
 g=kvstore-$$
-for i in 1 2 3; do
-	start "r$i" sh "$0" --member "$i" "$n" "$g" "$dir/r$i.log"
-done
-wait_all
+members r "$n" "$g"
 
 for i in 1 2 3; do
 	lines=$(grep -c -e '^set ' -e '^del ' "$dir/r$i.log") || :

@@ -11,10 +11,14 @@
 #			on exit (the whole process group timeout(1) leads)
 #	wait_for FILE PATTERN [SECONDS]	until FILE has a line matching
 #	wait_all	wait for everything started; fail if one failed
+#	members P ARG...	start P1, P2, P3: sh $0 --member I ARG...
+#			$dir/PI.log; then wait_all
 #	fail MSG	say MSG and the members' stderr, exit 1
 #	frame		lines on stdin to to-frame(5) records on stdout
 #	await_ends FILE N	until FILE holds N "end of NAME" records
 #	lawk ARG ...	awk reading its input a line at a time as it comes
+#	opt_count -X DEFAULT "$@"	a self-test's options: --help, or -X N
+#			for a count, in $n (DEFAULT without); else usage, 64
 #	count N		whether N is a whole number from 1 up
 # shellcheck shell=sh
 set -eu
@@ -90,6 +94,15 @@ wait_all() {
 	pids=
 }
 
+members() {
+	p=$1
+	shift
+	for i in 1 2 3; do
+		start "$p$i" sh "$0" --member "$i" "$@" "$dir/$p$i.log"
+	done
+	wait_all
+}
+
 # A DATA record without metadata is a 4-byte length, type 1, metadata
 # length 0, then the line (to-frame(5)).
 frame() {
@@ -125,4 +138,17 @@ lawk() {
 	else
 		awk "$@"
 	fi
+}
+
+opt_count() {
+	flag=$1 n=$2
+	shift 2
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-h | --help) usage; exit 0 ;;
+		"$flag") count "${2:-}" || { usage >&2; exit 64; }
+			n=$2; shift 2 ;;
+		*)	usage >&2; exit 64 ;;
+		esac
+	done
 }

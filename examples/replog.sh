@@ -31,22 +31,11 @@ if [ "${1:-}" = --member ]; then
 	exit
 fi
 
-n=200
-while [ $# -gt 0 ]; do
-	case $1 in
-	-h | --help) usage; exit 0 ;;
-	-n)	count "${2:-}" || { usage >&2; exit 64; }
-		n=$2; shift 2 ;;
-	*)	usage >&2; exit 64 ;;
-	esac
-done
+opt_count -n 200 "$@"
 
 tmpdir
 g=replog-$$
-for i in 1 2 3; do
-	start "m$i" sh "$0" --member "$i" "$n" "$g" "$dir/m$i.log"
-done
-wait_all
+members m "$n" "$g"
 
 # The text of each replica: "GSEQ ENTRY", one entry a line.
 for i in 1 2 3; do

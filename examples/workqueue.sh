@@ -103,15 +103,8 @@ if [ "${1:-}" = --worker ]; then
 	exit
 fi
 
-jobs=1000
-while [ $# -gt 0 ]; do
-	case $1 in
-	-h | --help) usage; exit 0 ;;
-	-j)	count "${2:-}" || { usage >&2; exit 64; }
-		jobs=$2; shift 2 ;;
-	*)	usage >&2; exit 64 ;;
-	esac
-done
+opt_count -j 1000 "$@"
+jobs=$n
 
 tmpdir
 TMPDIR=$dir
