@@ -87,6 +87,8 @@ fi
 if [ "${1:-}" = --selftest ]; then
 	[ $# -eq 1 ] || { usage >&2; exit 64; }
 	tmpdir
+	TMPDIR=$dir	# for the FIFO each person makes
+	export TMPDIR
 	g=chat-$$
 	for p in alice bob carol; do
 		# shellcheck disable=SC2016 # sh -c's $
