@@ -159,6 +159,16 @@ lint:
 cli: $(BIN)
 	bats test/cli
 
+# The scripts of examples/: shellcheck, then each one's self-test, bounded.
+EXAMPLES = demo replog kvstore workqueue chat burst
+examples: $(BIN)
+	shellcheck -x examples/*.sh
+	@for e in $(EXAMPLES); do \
+		case $$e in chat|burst) a=--selftest ;; *) a= ;; esac; \
+		echo "== examples/$$e.sh $$a"; \
+		timeout 60 sh examples/$$e.sh $$a >/dev/null || exit 1; \
+	done
+
 # Hosts as network namespaces (test/net/lab.sh): needs root, else skipped.
 net: $(BIN)
 	bats test/net
@@ -177,6 +187,8 @@ check: deps
 	@echo '== man pages (mandoc -Tlint): clean'
 	@$(MAKE) -s cli
 	@echo '== command-line tests (bats): passed'
+	@$(MAKE) -s examples
+	@echo '== examples: passed'
 	@$(MAKE) -s fuzz-short
 	@echo '== fuzz harnesses ($(FUZZSHORT) s each): clean'
 	@$(MAKE) -s net
@@ -226,7 +238,7 @@ bench: all
 	mv bench/results.tsv.tmp bench/results.tsv
 	bench/targets.sh bench/targets.tsv
 
-.PHONY: all unit asan lint cli net deps check demo install uninstall clean \
+.PHONY: all unit asan lint cli examples net deps check demo install uninstall clean \
 	bench fuzz fuzz-build fuzz-seeds fuzz-short fuzz-run
 clean:
 	rm -f $(LIB) lib/*.o cmd/*.o $(BIN) test/unit/*.o $(UNIT)
