@@ -387,6 +387,9 @@ read_records(struct reader *rd, size_t max,
 		n = frame_reader_room(rd->r);
 		if (n > sizeof(buf))
 			n = sizeof(buf);
+		/* what came so far goes on before we may wait for more:
+		 * toview in the middle of a live pipeline */
+		out_flush();
 		got = read(rd->fd, buf, n);
 		if (got == -1 && errno == EINTR)
 			continue;
@@ -651,6 +654,7 @@ toview_watch(struct opts *o)
 			break;
 		if (to_process(g) == -1)
 			err(EX_OSERR, "group %s", o->cfg.group);
+		out_flush();
 		if (w.views < want && to_now() >= deadline) {
 			to_close(g);
 			errx(EX_UNAVAILABLE, "timed out waiting for %" PRIu64

@@ -121,7 +121,7 @@ me=$1 g=${2:-chat}
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/to-chat.XXXXXX")
 mkfifo "$dir/fifo"
-frame <"$dir/fifo" | tocast -g "$g" -F -r | stdbuf -oL toview |
+frame <"$dir/fifo" | tocast -g "$g" -F -r | toview |
     lawk -v me="$me" -v fifo="$dir/fifo" -v ready="$dir/ready" "$show" &
 pids=$!
 # Hello, what we type, then bye, into the FIFO.  Then we close it, once awk

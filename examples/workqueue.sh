@@ -98,7 +98,7 @@ if [ "${1:-}" = --worker ]; then
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/to-worker.XXXXXX")
 	mkfifo "$dir/fifo"
 	frame <"$dir/fifo" |
-	    tocast -g "$g" -F -r -v --suspect 500 | stdbuf -oL toview |
+	    tocast -g "$g" -F -r -v --suspect 500 | toview |
 	    lawk -v me="$me" -v fifo="$dir/fifo" -v agreed="$agreed" "$worker"
 	exit
 fi
