@@ -37,9 +37,11 @@ FUZZSRC   = $(sort $(wildcard test/fuzz/fuzz_*.c))
 FUZZ      = $(FUZZSRC:test/fuzz/%.c=$(FUZZDIR)/%)
 FUZZLIB   = $(FUZZDIR)/libto.a
 FUZZOBJ   = $(LIBSRC:%.c=$(FUZZDIR)/%.o)
-# cmd/opts.c for fuzz_opts: its exits come back to the harness.
+# cmd/opts.c for fuzz_opts: its exits come back to the harness, and it
+# prints no usage.
 FUZZOPTS  = -Derr=fuzz_err -Derrx=fuzz_errx -Dwarn=fuzz_warn \
-            -Dwarnx=fuzz_warnx -Dexit=fuzz_exit -Dopen=fuzz_open
+            -Dwarnx=fuzz_warnx -Dexit=fuzz_exit -Dopen=fuzz_open \
+            -Dfputs=fuzz_fputs
 
 MAN1 = $(wildcard man/*.1)
 MAN5 = $(wildcard man/*.5)
