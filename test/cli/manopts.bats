@@ -81,6 +81,7 @@ crosscheck() {
 	local t
 
 	for t in tocast torecv toview toburst; do
+		# shellcheck disable=SC2016 # awk's $0
 		run -0 awk -v t="$t" 'length > 79 { print t ": " $0; n++ }
 		    END { exit n > 0 }' < <("$t" --help)
 	done
