@@ -37,9 +37,11 @@ FUZZSRC   = $(sort $(wildcard test/fuzz/fuzz_*.c))
 FUZZ      = $(FUZZSRC:test/fuzz/%.c=$(FUZZDIR)/%)
 FUZZLIB   = $(FUZZDIR)/libto.a
 FUZZOBJ   = $(LIBSRC:%.c=$(FUZZDIR)/%.o)
-# cmd/opts.c for fuzz_opts: its exits come back to the harness.
+# cmd/opts.c for fuzz_opts: its exits come back to the harness, and it
+# prints no usage.
 FUZZOPTS  = -Derr=fuzz_err -Derrx=fuzz_errx -Dwarn=fuzz_warn \
-            -Dwarnx=fuzz_warnx -Dexit=fuzz_exit -Dopen=fuzz_open
+            -Dwarnx=fuzz_warnx -Dexit=fuzz_exit -Dopen=fuzz_open \
+            -Dfputs=fuzz_fputs
 
 MAN1 = $(wildcard man/*.1)
 MAN5 = $(wildcard man/*.5)
@@ -200,13 +202,21 @@ demo: deps
 
 install: all
 	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
-	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(MANPREFIX)/man1
+	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(MANPREFIX)/man1 \
+	    $(DESTDIR)$(PCDIR) $(DESTDIR)$(COMPDIR)
 	cp -f $(BIN) $(DESTDIR)$(PREFIX)/bin/
 	cd $(DESTDIR)$(PREFIX)/bin && chmod 755 $(BIN:cmd/%=%)
 	cp -f $(LIB) $(DESTDIR)$(PREFIX)/lib/
 	chmod 644 $(DESTDIR)$(PREFIX)/lib/libto.a
 	cp -f lib/to.h $(DESTDIR)$(PREFIX)/include/
 	chmod 644 $(DESTDIR)$(PREFIX)/include/to.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@LIBS@|$(LDLIBS)|' to.pc.in >$(DESTDIR)$(PCDIR)/to.pc
+	chmod 644 $(DESTDIR)$(PCDIR)/to.pc
+	for t in $(BIN:cmd/%=%); do \
+		cp -f completion/to.bash $(DESTDIR)$(COMPDIR)/$$t && \
+		chmod 644 $(DESTDIR)$(COMPDIR)/$$t || exit 1; \
+	done
 	cp -f $(MAN1) $(DESTDIR)$(MANPREFIX)/man1/
 	cd $(DESTDIR)$(MANPREFIX)/man1 && chmod 644 $(MAN1:man/%=%)
 	if [ -n "$(MAN5)" ]; then \
@@ -223,6 +233,8 @@ install: all
 uninstall:
 	cd $(DESTDIR)$(PREFIX)/bin && rm -f $(BIN:cmd/%=%)
 	rm -f $(DESTDIR)$(PREFIX)/lib/libto.a $(DESTDIR)$(PREFIX)/include/to.h
+	rm -f $(DESTDIR)$(PCDIR)/to.pc
+	cd $(DESTDIR)$(COMPDIR) && rm -f $(BIN:cmd/%=%)
 	cd $(DESTDIR)$(MANPREFIX)/man1 && rm -f $(MAN1:man/%=%)
 	if [ -n "$(MAN5)" ]; then \
 		cd $(DESTDIR)$(MANPREFIX)/man5 && rm -f $(MAN5:man/%=%); fi

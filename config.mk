@@ -3,6 +3,8 @@ VERSION = 0.1.0
 
 PREFIX    = /usr/local
 MANPREFIX = $(PREFIX)/share/man
+PCDIR     = $(PREFIX)/lib/pkgconfig
+COMPDIR   = $(PREFIX)/share/bash-completion/completions
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g

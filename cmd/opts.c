@@ -31,35 +31,32 @@
 
 #define OPTS_TIMEOUT_MAX	1e9	/* seconds, keeps ns in 64 bits */
 
-static const struct opts_def {
-	const char	*name;
-	int		 has_arg;
-	int		 ch;
-} opts_defs[] = {
-	{ "null",		no_argument,		'0' },
-	{ "until-alone",	no_argument,		'A' },
-	{ "check",		no_argument,		'c' },
-	{ "views",		no_argument,		'e' },
-	{ "framed",		no_argument,		'F' },
-	{ "group",		required_argument,	'g' },
-	{ "help",		no_argument,		'h' },
-	{ "interface",		required_argument,	'i' },
-	{ "json",		no_argument,		'j' },
-	{ "key",		required_argument,	'k' },
-	{ "max-size",		required_argument,	'M' },
-	{ "count",		required_argument,	'n' },
-	{ "protocol",		required_argument,	'p' },
-	{ "quiet",		no_argument,		'q' },
-	{ "echo",		no_argument,		'r' },
-	{ "stack",		required_argument,	's' },
-	{ "stall",		required_argument,	OPTS_STALL },
-	{ "suspect",		required_argument,	OPTS_SUSPECT },
-	{ "transport",		required_argument,	't' },
-	{ "timeout",		required_argument,	'T' },
-	{ "verbose",		no_argument,		'v' },
-	{ "version",		no_argument,		'V' },
-	{ "wait",		required_argument,	'w' },
-	{ "window",		required_argument,	'W' },
+static const struct opts_def opts_defs[] = {
+	{ "null", '0', NULL, "end each record with NUL, not newline" },
+	{ "until-alone", 'A', NULL, "exit once alone in the view" },
+	{ "check", 'c', NULL, "check that the logs agree" },
+	{ "views", 'e', NULL, "write the views among the records" },
+	{ "framed", 'F', NULL, "records framed as in to-frame(5)" },
+	{ "group", 'g', "group", "the group's name" },
+	{ "help", 'h', NULL, "print this help and exit" },
+	{ "interface", 'i', "iface", "network interface for udp and udpu" },
+	{ "json", 'j', NULL, "write JSON lines" },
+	{ "key", 'k', "keyfile", "seal the traffic with this key" },
+	{ "max-size", 'M', "bytes", "largest message, with k, m or g" },
+	{ "count", 'n', "count", "exit after count records or views" },
+	{ "protocol", 'p', "protocol", "ordering protocol, or list" },
+	{ "quiet", 'q', NULL, "print no warnings" },
+	{ "echo", 'r', NULL, "also write the delivered stream" },
+	{ "stack", 's', "stack", "whole protocol stack, top layer first" },
+	{ "stall", OPTS_STALL, "seconds", "give up after so long without "
+	    "progress" },
+	{ "suspect", OPTS_SUSPECT, "ms", "suspect a member silent this long" },
+	{ "transport", 't', "transport", "local, udp://... or udpu://..." },
+	{ "timeout", 'T', "seconds", "give up waiting after seconds" },
+	{ "verbose", 'v', NULL, "print the member's life on stderr" },
+	{ "version", 'V', NULL, "print the version and exit" },
+	{ "wait", 'w', "members", "members to wait for before sending" },
+	{ "window", 'W', "window", "messages in flight per member" },
 };
 #define OPTS_NDEFS	(sizeof(opts_defs) / sizeof(opts_defs[0]))
 
@@ -221,10 +218,10 @@ opts_check_protocol(const char *name)
 static int
 opts_own(const struct opts_tool *t, int ch)
 {
-	const struct option	*l;
+	const struct opts_def	*l;
 
 	for (l = t->own; l != NULL && l->name != NULL; l++)
-		if (l->val == ch)
+		if (l->ch == ch)
 			return 1;
 	return 0;
 }
@@ -245,26 +242,104 @@ opts_takes(const struct opts_tool *t, int ch)
 	return 0;
 }
 
+/*
+ * The options tool t takes, its own first, then the shared ones it takes;
+ * returns how many (at most OPTS_NDEFS + OPTS_OWN_MAX).
+ */
+static size_t
+opts_taken(const struct opts_tool *t, const struct opts_def **d)
+{
+	const struct opts_def	*l;
+	size_t			 i, n = 0;
+
+	for (l = t->own; l != NULL && l->name != NULL; l++)
+		if (n < OPTS_OWN_MAX)
+			d[n++] = l;
+	for (i = 0; i < OPTS_NDEFS; i++)
+		if (opts_takes(t, opts_defs[i].ch))
+			d[n++] = &opts_defs[i];
+	return n;
+}
+
 /* The long options of the tool: of its letters, and its long-only ones. */
 static void
 opts_longopts(const struct opts_tool *t, struct option *lo)
 {
-	const struct option	*l;
-	size_t			 i;
+	const struct opts_def	*d[OPTS_NDEFS + OPTS_OWN_MAX];
+	size_t			 i, n;
 
-	for (l = t->own, i = 0; l != NULL && l->name != NULL; l++)
-		if (i++ < OPTS_OWN_MAX)
-			*lo++ = *l;
-	for (i = 0; i < OPTS_NDEFS; i++) {
-		if (!opts_takes(t, opts_defs[i].ch))
-			continue;
-		lo->name = opts_defs[i].name;
-		lo->has_arg = opts_defs[i].has_arg;
-		lo->flag = NULL;
-		lo->val = opts_defs[i].ch;
-		lo++;
+	n = opts_taken(t, d);
+	for (i = 0; i < n; i++) {
+		lo[i].name = d[i]->name;
+		lo[i].has_arg = d[i]->arg != NULL ? required_argument :
+		    no_argument;
+		lo[i].flag = NULL;
+		lo[i].val = d[i]->ch;
 	}
-	memset(lo, 0, sizeof(*lo));
+	memset(&lo[n], 0, sizeof(lo[n]));
+}
+
+/* "-g" or "--suspect" as the page sorts it: "g", "suspect". */
+static const char *
+opts_sortkey(const struct opts_def *d, char *buf)
+{
+	if (d->ch > UCHAR_MAX)
+		return d->name;
+	buf[0] = d->ch;
+	buf[1] = '\0';
+	return buf;
+}
+
+/* The order of the page: by letter or long name, A before a. */
+static int
+opts_cmp(const void *a, const void *b)
+{
+	const struct opts_def	*da = *(const struct opts_def *const *)a;
+	const struct opts_def	*db = *(const struct opts_def *const *)b;
+	char			 ka[2], kb[2];
+	const char		*sa, *sb;
+	int			 c;
+
+	sa = opts_sortkey(da, ka);
+	sb = opts_sortkey(db, kb);
+	if ((c = strcasecmp(sa, sb)) != 0)
+		return c;
+	return strcmp(sa, sb);
+}
+
+void
+opts_usage(const struct opts_tool *t, int status)
+{
+	fputs(t->synopsis, status == EX_OK ? stdout : stderr);
+	exit(status);
+}
+
+/* --help: the usage, then a line for each option, in the page's order. */
+static void
+opts_help(const struct opts_tool *t)
+{
+	const struct opts_def	*d[OPTS_NDEFS + OPTS_OWN_MAX];
+	char			 spell[64];
+	size_t			 i, n;
+
+	fputs(t->synopsis, stdout);
+	putchar('\n');
+	n = opts_taken(t, d);
+	qsort(d, n, sizeof(d[0]), opts_cmp);
+	for (i = 0; i < n; i++) {
+		if (d[i]->ch <= UCHAR_MAX)
+			snprintf(spell, sizeof(spell), "-%c, --%s", d[i]->ch,
+			    d[i]->name);
+		else
+			snprintf(spell, sizeof(spell), "    --%s", d[i]->name);
+		if (d[i]->arg != NULL)
+			snprintf(spell + strlen(spell),
+			    sizeof(spell) - strlen(spell), "=%s", d[i]->arg);
+		printf("  %-28s %s\n", spell, d[i]->help);
+	}
+	if (fflush(stdout) == EOF || ferror(stdout))
+		err(EX_IOERR, "stdout");
+	exit(EX_OK);
 }
 
 /* getopt_long(3) returned '?' (unknown) or ':' (argument missing). */
@@ -277,8 +352,7 @@ opts_bad_option(const struct opts_tool *t, int ch, const char *arg)
 		warnx("option %.*s %s", (int)strcspn(arg, "="), arg, what);
 	else
 		warnx("option -%c %s", optopt, what);
-	t->usage(EX_USAGE);
-	exit(EX_USAGE);
+	opts_usage(t, EX_USAGE);
 }
 
 static void
@@ -458,8 +532,7 @@ opts_one(struct opts *o, int ch, const char *arg)
 		o->cfg.window = opts_num(ch, arg, 1, OPTS_WINDOW_MAX);
 		break;
 	default:
-		o->tool->usage(EX_USAGE);
-		exit(EX_USAGE);
+		opts_usage(o->tool, EX_USAGE);
 	}
 	return 0;
 }
@@ -506,10 +579,8 @@ opts_parse(struct opts *o, const struct opts_tool *t, int argc, char *argv[])
 	while ((ch = getopt_long(argc, argv, optstring, lo, NULL)) != -1) {
 		if (ch == '?' || ch == ':')
 			opts_bad_option(t, ch, argv[optind - 1]);
-		if (ch == 'h') {
-			t->usage(EX_OK);
-			exit(EX_OK);
-		}
+		if (ch == 'h')
+			opts_help(t);
 		if (ch == 'V')
 			opts_version(t);
 		nul |= ch == '0';
@@ -526,8 +597,7 @@ opts_parse(struct opts *o, const struct opts_tool *t, int argc, char *argv[])
 	o->nfiles = argc - optind;
 	if (o->nfiles > 0 && !t->operands) {
 		warnx("unexpected argument: %s", o->files[0]);
-		t->usage(EX_USAGE);
-		exit(EX_USAGE);
+		opts_usage(t, EX_USAGE);
 	}
 	if (o->cfg.group == NULL && !t->group_optional)
 		errx(EX_USAGE, "no group: use -g or set TO_GROUP");

@@ -38,21 +38,34 @@ enum {
 
 struct opts;
 
-/* A command: its name, the options it takes, and its usage(). */
+/*
+ * An option: its long name, its letter (or one of the OPTS_* above for a
+ * long-only one), the name of its argument (NULL: it takes none), and the
+ * few words --help prints about it.  getopt_long(3) and --help are both
+ * made from these tables, so the two cannot disagree.
+ */
+struct opts_def {
+	const char	*name;
+	int		 ch;
+	const char	*arg;
+	const char	*help;
+};
+
+/* A command: its name, the options it takes, and its usage. */
 struct opts_tool {
 	const char	*name;
+	const char	*synopsis;	/* "usage: name ...\n", as in the page */
 	const char	*optstring;	/* getopt(3) letters */
 	int		 operands;	/* takes file operands */
 	int		 group_optional;/* no -g is not an error */
 	const int	*longs;		/* long-only options it takes, 0-ended */
-	void		(*usage)(int status);	/* does not return */
 	/*
 	 * Options of the tool's own (toburst), 0-ended, at most
 	 * OPTS_OWN_MAX: they take precedence over the shared ones with the
 	 * same letter.  option() applies one and returns 1, or 0 to let the
 	 * shared table have it after all (-p list).
 	 */
-	const struct option *own;
+	const struct opts_def *own;
 	int		(*option)(struct opts *, int ch, const char *arg);
 };
 
@@ -82,6 +95,9 @@ struct opts {
 };
 
 void	 opts_parse(struct opts *, const struct opts_tool *, int, char *[]);
+/* The synopsis on stderr (stdout for EX_OK), and exit(status). */
+void	 opts_usage(const struct opts_tool *, int)
+	    __attribute__((noreturn));
 struct to_group *opts_open(const struct opts *, const struct to_callbacks *);
 void	 opts_verbose(const struct opts *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));

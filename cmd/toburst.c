@@ -65,32 +65,26 @@ static const char toburst_synopsis[] =
     "               [--suspect ms] -g group -N members | --local members |\n"
     "               --netns members\n";
 
-static void
-usage(int status)
-{
-	fputs(toburst_synopsis, status == EX_OK ? stdout : stderr);
-	exit(status);
-}
-
-static const struct option toburst_own[] = {
-	{ "all",	no_argument,		NULL, OPT_ALL },
-	{ "one",	no_argument,		NULL, OPT_ONE },
-	{ "burst",	required_argument,	NULL, 'm' },
-	{ "members",	required_argument,	NULL, 'N' },
-	{ "repeats",	required_argument,	NULL, 'n' },
-	{ "output",	required_argument,	NULL, 'o' },
-	{ "protocol",	required_argument,	NULL, 'p' },
-	{ "rounds",	required_argument,	NULL, 'r' },
-	{ "size",	required_argument,	NULL, 's' },
-	{ "rate",	required_argument,	NULL, OPT_RATE },
-	{ "duration",	required_argument,	NULL, OPT_DURATION },
-	{ "local",	required_argument,	NULL, OPT_LOCAL },
-	{ "netns",	required_argument,	NULL, OPT_NETNS },
-	{ "pack",	required_argument,	NULL, OPT_PACK },
-	{ "pack-max",	required_argument,	NULL, OPT_PACK_MAX },
-	{ "compress",	required_argument,	NULL, OPT_COMPRESS },
-	{ "plot",	required_argument,	NULL, OPT_PLOT },
-	{ NULL,		0,			NULL, 0 },
+static const struct opts_def toburst_own[] = {
+	{ "all", OPT_ALL, NULL, "bursts from all members at once" },
+	{ "one", OPT_ONE, NULL, "bursts from one member at a time" },
+	{ "burst", 'm', "list", "burst lengths in messages" },
+	{ "members", 'N', "members", "as a member: members in all" },
+	{ "repeats", 'n', "repeats", "runs of each cell, reporting the mean" },
+	{ "output", 'o', "format", "table, tsv or json" },
+	{ "protocol", 'p', "list", "protocols, all, or list" },
+	{ "rounds", 'r', "rounds", "rounds of each burst run" },
+	{ "size", 's', "list", "message sizes in bytes" },
+	{ "rate", OPT_RATE, "list", "offered loads in messages a second" },
+	{ "duration", OPT_DURATION, "seconds", "length of a --rate run" },
+	{ "local", OPT_LOCAL, "members", "start the members on this host" },
+	{ "netns", OPT_NETNS, "members", "start the members in namespaces" },
+	{ "pack", OPT_PACK, "list", "packings: off, adaptive, a delay, "
+	    "default" },
+	{ "pack-max", OPT_PACK_MAX, "bytes", "most bytes in one pack" },
+	{ "compress", OPT_COMPRESS, "level", "zlib level for packs, 0 to 9" },
+	{ "plot", OPT_PLOT, "file.svg", "draw the figures with gnuplot" },
+	{ NULL, 0, NULL, NULL },
 };
 
 static const int toburst_longs[] = { OPTS_STALL, OPTS_SUSPECT, 0 };
@@ -99,11 +93,11 @@ static int	 toburst_option(struct opts *, int, const char *);
 
 static const struct opts_tool toburst_tool = {
 	.name = "toburst",
+	.synopsis = toburst_synopsis,
 	.optstring = "g:hi:m:M:n:N:o:p:r:s:t:T:vVW:",
 	.operands = 0,
 	.group_optional = 1,
 	.longs = toburst_longs,
-	.usage = usage,
 	.own = toburst_own,
 	.option = toburst_option,
 };
@@ -113,14 +107,14 @@ static const char *
 toburst_optname(int ch)
 {
 	static char		 buf[32];
-	const struct option	*l;
+	const struct opts_def	*l;
 
 	if (ch <= UCHAR_MAX) {
 		snprintf(buf, sizeof(buf), "-%c", ch);
 		return buf;
 	}
 	for (l = toburst_own; l->name != NULL; l++)
-		if (l->val == ch)
+		if (l->ch == ch)
 			break;
 	snprintf(buf, sizeof(buf), "--%s", l->name != NULL ? l->name : "?");
 	return buf;

@@ -79,21 +79,14 @@ static const char tocast_synopsis[] =
     "              [-p protocol] [-s stack] [--suspect ms] [-t transport]\n"
     "              [-T seconds] [-w members] [-W window] [file ...]\n";
 
-static void
-usage(int status)
-{
-	fputs(tocast_synopsis, status == EX_OK ? stdout : stderr);
-	exit(status);
-}
-
 static const int tocast_longs[] = { OPTS_SUSPECT, 0 };
 
 static const struct opts_tool tocast_tool = {
 	.name = "tocast",
+	.synopsis = tocast_synopsis,
 	.optstring = "0Fg:hi:k:M:p:qrs:t:T:vVw:W:",
 	.operands = 1,
 	.longs = tocast_longs,
-	.usage = usage,
 };
 
 /*

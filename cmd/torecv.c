@@ -74,21 +74,14 @@ static const char torecv_synopsis[] =
     "              [-n count] [-p protocol] [-s stack] [--stall seconds]\n"
     "              [--suspect ms] [-t transport] [-T seconds]\n";
 
-static void
-usage(int status)
-{
-	fputs(torecv_synopsis, status == EX_OK ? stdout : stderr);
-	exit(status);
-}
-
 static const int torecv_longs[] = { OPTS_STALL, OPTS_SUSPECT, 0 };
 
 static const struct opts_tool torecv_tool = {
 	.name = "torecv",
+	.synopsis = torecv_synopsis,
 	.optstring = "0AeFg:hi:k:M:n:p:s:t:T:vV",
 	.operands = 0,
 	.longs = torecv_longs,
-	.usage = usage,
 };
 
 /* Leave; the first failure given sets the exit status and message. */

@@ -44,19 +44,12 @@ static const char toview_synopsis[] =
     "       toview [-j] [-M bytes] [file]\n"
     "       toview -c [-M bytes] log ...\n";
 
-static void
-usage(int status)
-{
-	fputs(toview_synopsis, status == EX_OK ? stdout : stderr);
-	exit(status);
-}
-
 static const struct opts_tool toview_tool = {
 	.name = "toview",
+	.synopsis = toview_synopsis,
 	.optstring = "cg:hi:jk:M:n:p:s:t:T:V",
 	.operands = 1,
 	.group_optional = 1,
-	.usage = usage,
 };
 
 /* --- output ---------------------------------------------------------- */
@@ -485,7 +478,7 @@ toview_render(const struct opts *o)
 
 	if (o->nfiles > 1) {
 		warnx("unexpected argument: %s", o->files[1]);
-		usage(EX_USAGE);
+		opts_usage(&toview_tool, EX_USAGE);
 	}
 	reader_open(&rd, o->nfiles == 1 ? o->files[0] : "-");
 	end = read_records(&rd, o->cfg.max_msg, render_record, (void *)o);
@@ -563,7 +556,7 @@ toview_check(const struct opts *o)
 
 	if (o->nfiles == 0) {
 		warnx("-c needs the logs to check");
-		usage(EX_USAGE);
+		opts_usage(&toview_tool, EX_USAGE);
 	}
 	memset(&c, 0, sizeof(c));
 	if ((c.v = verify_new()) == NULL)
@@ -629,7 +622,7 @@ toview_watch(struct opts *o)
 
 	if (o->nfiles > 0) {
 		warnx("unexpected argument: %s", o->files[0]);
-		usage(EX_USAGE);
+		opts_usage(&toview_tool, EX_USAGE);
 	}
 	o->cfg.watch = 1;
 	want = o->count != 0 ? o->count : 1;

@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="libbsd-dev zlib1g-dev libdeflate-dev libsodium-dev bats mandoc clang libclang-rt-14-dev shellcheck"
-PKGS="$PKGS nftables gnuplot-nox python3"
+PKGS="$PKGS nftables gnuplot-nox python3 pkg-config man-db"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	echo "deps: not a Debian system; install by hand: $PKGS" >&2

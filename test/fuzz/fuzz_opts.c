@@ -4,10 +4,11 @@
  *
  * opts.c reports a bad option as the tools must, with errx(3) and an exit
  * status; to call it many times in one process, the Makefile compiles it
- * for this harness with err, errx, warn, warnx, exit and open renamed to
- * the functions below, which return here through a longjmp.  open fails
- * with ENOENT, so no input reaches the file system (-k and TO_KEYFILE are
- * covered by test/cli/badinput.bats).
+ * for this harness with err, errx, warn, warnx, exit, open and fputs
+ * renamed to the functions below, which return here through a longjmp.
+ * open fails with ENOENT, so no input reaches the file system (-k and
+ * TO_KEYFILE are covered by test/cli/badinput.bats); fputs prints no
+ * usage.
  *
  * Input: the arguments, separated by NUL bytes.  Besides the sanitizers it
  * checks that the parser ends only with 0, 64 (usage), 66 (a key file
@@ -58,23 +59,23 @@ fuzz_warnx(const char *fmt, ...)
 }
 
 int
+fuzz_fputs(const char *s, FILE *fp)
+{
+	return 0;
+}
+
+int
 fuzz_open(const char *path, int flags, ...)
 {
 	errno = ENOENT;
 	return -1;
 }
 
-static void
-usage(int status)
-{
-	fuzz_exit(status);
-}
-
 static const struct opts_tool fuzz_tool = {
 	.name = "fuzz",
 	.optstring = "0AFg:hi:k:M:n:p:qrs:t:T:vVw:W:",
 	.operands = 1,
-	.usage = usage,
+	.synopsis = "usage: fuzz\n",
 };
 
 int
