@@ -72,7 +72,7 @@ static const struct opts_def toburst_own[] = {
 	{ "members", 'N', "members", "as a member: members in all" },
 	{ "repeats", 'n', "repeats", "runs of each cell, reporting the mean" },
 	{ "output", 'o', "format", "table, tsv or json" },
-	{ "protocol", 'p', "list", "protocols, all, or list" },
+	{ "protocol", 'p', "list", "protocols, all, raw, or list" },
 	{ "rounds", 'r', "rounds", "rounds of each burst run" },
 	{ "size", 's', "list", "message sizes in bytes" },
 	{ "rate", OPT_RATE, "list", "offered loads in messages a second" },
