@@ -38,18 +38,23 @@ start_sh() {
 	start "$1" bash -c "$2"
 }
 
-# wait_for NAME PATTERN [SECONDS]: until NAME.err has a line matching.
-wait_for() {
-	local file="$BATS_TEST_TMPDIR/$1.err" end=$((SECONDS + ${3:-20}))
+# wait_file FILE PATTERN [SECONDS]: until FILE has a line matching.
+wait_file() {
+	local end=$((SECONDS + ${3:-20}))
 
-	until grep -q -e "$2" "$file" 2>/dev/null; do
+	until grep -q -e "$2" "$1" 2>/dev/null; do
 		if ((SECONDS >= end)); then
-			echo "no '$2' from $1 within ${3:-20}s; its stderr:" >&2
-			cat "$file" >&2
+			echo "no '$2' in ${1##*/} within ${3:-20}s; it has:" >&2
+			cat "$1" >&2
 			return 1
 		fi
 		sleep 0.05
 	done
+}
+
+# wait_for NAME PATTERN [SECONDS]: until NAME.err has a line matching.
+wait_for() {
+	wait_file "$BATS_TEST_TMPDIR/$1.err" "$2" "${3:-20}"
 }
 
 # wait_exit NAME [SECONDS]: wait for NAME to exit, its status in EXIT.

@@ -264,19 +264,11 @@ wait_out() {
 }
 
 @test "toview in a live pipe: each record goes on before its input ends" {
-	local g out="$BATS_TEST_TMPDIR/live.txt" end
+	local g out="$BATS_TEST_TMPDIR/live.txt"
 	g=$(group)
 	# the framed input stays open 10 s; the record must be out long before
 	start_sh live "(printf 'TOFR\\0\\1\\0\\0\\0\\0\\0\\7\\1\\0hello'; sleep 10) |
 	    tocast -F -r -g $g | toview >$out"
-	end=$((SECONDS + 4))
-	until grep -q 'len=5: hello$' "$out" 2>/dev/null; do
-		if ((SECONDS >= end)); then
-			echo "no record within 4 s; toview wrote:" >&2
-			cat "$out" >&2
-			return 1
-		fi
-		sleep 0.05
-	done
+	wait_file "$out" 'len=5: hello$' 4
 	grep -q '^view 1: ' "$out"
 }
