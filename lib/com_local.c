@@ -45,6 +45,7 @@
 
 #include <bsd/stdlib.h>
 
+#include "com_ip.h"
 #include "layer.h"
 
 #define LOCAL_MTU	65000		/* loopback carries 65536 */
@@ -64,7 +65,6 @@ struct local_state {
 	int			 dirfd;		/* ROOT/GROUP */
 	char			 entry[64];	/* our entry's name in it */
 	uint16_t		 port;		/* ours, host order */
-	int			 rcvbuf, sndbuf;/* as the kernel granted */
 	struct local_peer	*peers;		/* sorted by id, without us */
 	size_t			 npeers, cap;
 	struct mmsghdr		*mmsg;		/* cap of them, for fan-out */
@@ -332,21 +332,8 @@ local_find(struct transport *tr, uint64_t id)
 	return p;
 }
 
-/* Ask for big buffers; keep what the kernel grants.  Clamping is fine. */
-static void
-local_bufsize(int fd, int opt, int force, int *got)
-{
-	int v = LOCAL_BUF;
-	socklen_t sl = sizeof(*got);
-
-	if (setsockopt(fd, SOL_SOCKET, force, &v, sizeof(v)) == -1)
-		(void)setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
-	if (getsockopt(fd, SOL_SOCKET, opt, got, &sl) == -1)
-		*got = 0;
-}
-
 static int
-local_socket(struct local_state *st)
+local_socket(struct transport *tr, struct local_state *st)
 {
 	struct sockaddr_in sin;
 	socklen_t sl = sizeof(sin);
@@ -354,8 +341,8 @@ local_socket(struct local_state *st)
 	st->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (st->fd == -1)
 		return -1;
-	local_bufsize(st->fd, SO_RCVBUF, SO_RCVBUFFORCE, &st->rcvbuf);
-	local_bufsize(st->fd, SO_SNDBUF, SO_SNDBUFFORCE, &st->sndbuf);
+	/* big buffers; what the kernel grants will do (com_ip.c) */
+	ip_buffers(tr, st->fd, LOCAL_BUF);
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -420,7 +407,7 @@ local_open(struct transport *tr, const char *spec)
 	tr->state = st;
 	tr->mtu = LOCAL_MTU;
 	if ((st->dirfd = local_groupdir(tr->cfg)) == -1 ||
-	    local_socket(st) == -1 || local_publish(tr) == -1 ||
+	    local_socket(tr, st) == -1 || local_publish(tr) == -1 ||
 	    local_scan(tr) == -1) {
 		saved = errno;
 		local_free(st);
@@ -428,10 +415,6 @@ local_open(struct transport *tr, const char *spec)
 		errno = saved;
 		return -1;
 	}
-	/* Linux reports twice what it set, for its bookkeeping. */
-	tr->rcvbuf = (size_t)st->rcvbuf / 2;
-	tr->sndbuf = (size_t)st->sndbuf / 2;
-	tr->bufask = LOCAL_BUF;
 	return 0;
 }
 
