@@ -131,6 +131,35 @@ exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
+/*
+ * 1 if transport_open() refuses every one of the n transport specs (or,
+ * with group set, group names) in bad with EINVAL; each one it takes is
+ * named.
+ */
+static int
+refuses_all(struct to_config *cfg, const char *const *bad, size_t n,
+    int group)
+{
+	struct transport *tr;
+	size_t	 i;
+	int	 ok = 1;
+
+	for (i = 0; i < n; i++) {
+		if (group)
+			cfg->group = bad[i];
+		else
+			cfg->transport = bad[i];
+		errno = 0;
+		if ((tr = transport_open(cfg, 1)) != NULL || errno != EINVAL) {
+			printf("# accepted %s\"%s\"\n", group ? "group " : "",
+			    bad[i]);
+			ok = 0;
+			transport_close(tr);
+		}
+	}
+	return ok;
+}
+
 static void
 test_open(void)
 {
@@ -141,8 +170,6 @@ test_open(void)
 		("0123456789012345678901234567890123456789"
 		    "012345678901234567890123"),	/* 64 */
 	};
-	size_t i;
-	int ok;
 
 	cfg.transport = "bogus";
 	errno = 0;
@@ -154,17 +181,8 @@ test_open(void)
 	errno = 0;
 	CHECK(transport_open(&cfg, 1) == NULL && errno == EINVAL);
 	cfg.transport = NULL;
-	for (ok = 1, i = 0; i < sizeof(badgroups) / sizeof(badgroups[0]);
-	    i++) {
-		cfg.group = badgroups[i];
-		errno = 0;
-		if ((tr = transport_open(&cfg, 1)) != NULL || errno != EINVAL) {
-			printf("# accepted group \"%s\"\n", badgroups[i]);
-			ok = 0;
-			transport_close(tr);
-		}
-	}
-	CHECK(ok);
+	CHECK(refuses_all(&cfg, badgroups,
+	    sizeof(badgroups) / sizeof(badgroups[0]), 1));
 	cfg.group = "0123456789012345678901234567890123456789"
 	    "01234567890123456789._-";
 	tr = transport_open(&cfg, 1);
@@ -396,19 +414,8 @@ test_udp_params(void)
 		"udp://239.1.1.1?port=5000", "udp://239.1.1.1?", "udp://?ttl",
 		"udp://?buf=1g2", "udp://?ttl=4&",
 	};
-	size_t i;
-	int ok;
 
-	for (ok = 1, i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		cfg.transport = bad[i];
-		errno = 0;
-		if ((tr = transport_open(&cfg, 1)) != NULL || errno != EINVAL) {
-			printf("# accepted \"%s\"\n", bad[i]);
-			ok = 0;
-			transport_close(tr);
-		}
-	}
-	CHECK(ok);
+	CHECK(refuses_all(&cfg, bad, sizeof(bad) / sizeof(bad[0]), 0));
 	cfg.transport = "udp://239.255.77.3?ttl=4&mtu=1000&buf=1m";
 	tr = transport_open(&cfg, 1);
 	CHECK(tr != NULL);
@@ -427,7 +434,7 @@ static void
 test_udpu(void)
 {
 	struct to_config cfg = { .group = "udputest" };
-	struct transport *a, *b, *c, *tr;
+	struct transport *a, *b, *c;
 	static const char *bad[] = {
 		"udpu://:5", "udpu://127.0.0.1:0", "udpu://127.0.0.1:99999",
 		"udpu://239.1.1.1", "udpu://0.0.0.0", "udpu://127.0.0.1,,",
@@ -435,19 +442,9 @@ test_udpu(void)
 	};
 	unsigned base = 20000 + (unsigned)getpid() % 10000 * 3;
 	char spec[128];
-	size_t i;
-	int ok, fds[4];
+	int fds[4];
 
-	for (ok = 1, i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		cfg.transport = bad[i];
-		errno = 0;
-		if ((tr = transport_open(&cfg, 1)) != NULL || errno != EINVAL) {
-			printf("# accepted \"%s\"\n", bad[i]);
-			ok = 0;
-			transport_close(tr);
-		}
-	}
-	CHECK(ok);
+	CHECK(refuses_all(&cfg, bad, sizeof(bad) / sizeof(bad[0]), 0));
 
 	/* a alone; b names a; c names only b. */
 	snprintf(spec, sizeof(spec), "udpu://?port=%u", base);
@@ -528,26 +525,16 @@ static void
 test_udp(void)
 {
 	struct to_config cfg = { .group = "udptest", .iface = "lo" };
-	struct transport *u1, *u2, *tr;
+	struct transport *u1, *u2;
 	char spec[64];
 	static const char *bad[] = {
 		"udp://10.0.0.1", "udp://239.1.1.1:0", "udp://239.1.1.1:70000",
 		"udp://:x", "udp://239.1.1", "udp://239.1.1.1:", "udp://foo",
 	};
 	uint32_t h;
-	size_t i;
-	int fds[4], ok;
+	int fds[4];
 
-	for (ok = 1, i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		cfg.transport = bad[i];
-		errno = 0;
-		if ((tr = transport_open(&cfg, 1)) != NULL || errno != EINVAL) {
-			printf("# accepted \"%s\"\n", bad[i]);
-			ok = 0;
-			transport_close(tr);
-		}
-	}
-	CHECK(ok);
+	CHECK(refuses_all(&cfg, bad, sizeof(bad) / sizeof(bad[0]), 0));
 	cfg.transport = "udp";
 	cfg.iface = "nosuchif0";
 	CHECK(transport_open(&cfg, 1) == NULL);
