@@ -105,6 +105,24 @@ agree() {
 }
 
 
+# survivors_whole VICTIM SURVIVOR...: once a member was killed, tocast
+# ends well, each survivor has the whole burst and the victim a part of
+# it, and every log, the victim's too, agrees.
+survivors_whole() {
+	local victim=$1 r
+	shift
+	wait_exit tc 60
+	[ "$EXIT" -eq 0 ]
+	for r in "$@"; do
+		wait_exit "$r"
+		[ "$EXIT" -eq 0 ]
+		payloads "$r" | cmp - <(seq "$N")
+	done
+	wait_exit "$victim"
+	(($(payloads "$victim" | wc -l) < N))
+	agree "$@" "$victim"
+}
+
 @test "failure: SIGKILL of a receiver in a 100,000-message burst" {
 	g=$(group)
 	receivers -n "$N"
@@ -113,16 +131,7 @@ agree() {
 	slay b
 	new_view a
 	new_view c
-	wait_exit tc 60
-	[ "$EXIT" -eq 0 ]
-	for r in a c; do
-		wait_exit "$r"
-		[ "$EXIT" -eq 0 ]
-		payloads "$r" | cmp - <(seq "$N")
-	done
-	wait_exit b
-	(($(payloads b | wc -l) < N))
-	agree a c b
+	survivors_whole b a c
 }
 
 @test "failure: SIGKILL of the sender in a 100,000-message burst" {
@@ -161,16 +170,7 @@ agree() {
 	new_view b
 	new_view c
 	grep "joined view" "$(err b)" | tail -n 1 | grep -q ": $(self b) "
-	wait_exit tc 60
-	[ "$EXIT" -eq 0 ]
-	for r in b c; do
-		wait_exit "$r"
-		[ "$EXIT" -eq 0 ]
-		payloads "$r" | cmp - <(seq "$N")
-	done
-	wait_exit a
-	(($(payloads a | wc -l) < N))
-	agree b c a
+	survivors_whole a b c
 }
 
 @test "failure: a member joins in the middle of a burst" {
