@@ -609,6 +609,26 @@ test_migration_crash(const char *proto, uint64_t seed, int crash_new)
 
 /* --- behaviour ----------------------------------------------------------- */
 
+/* Three nodes of stack with packing pack, in one view; NULL if not. */
+static struct sim *
+three_in_view(const char *stack, const char *pack, uint64_t seed)
+{
+	struct spec	 sp;
+	struct to_config cfg = { 0 };
+	struct sim	*s;
+	int		 three = 3;
+
+	memset(&sp, 0, sizeof(sp));
+	strlcpy(sp.stack, stack, sizeof(sp.stack));
+	cfg.pack = pack;
+	s = spec_sim(&sp, 3, NULL, seed, &cfg);
+	if (s != NULL && !sim_run(s, all_in_one_view, &three, 10 * SEC)) {
+		sim_free(s);
+		s = NULL;
+	}
+	return s;
+}
+
 /*
  * The longest time a lone message cast at rank 1 of an idle group takes
  * to reach all, over casts after idle gaps that put a token anywhere on
@@ -619,23 +639,15 @@ lone_latency(const char *stack, const char *pack)
 {
 	static const uint64_t gaps[] = { 100 * MS, 130 * US, 300 * US,
 			    700 * US, 1100 * US, 1500 * US, 2300 * US, 5 * MS };
-	struct spec	 sp;
-	struct to_config cfg = { 0 };
 	struct sim	*s;
 	struct want	 w;
-	int		 three = 3, i;
+	int		 i;
 	size_t		 g;
 	uint64_t	 t0, t = 0;
 
-	memset(&sp, 0, sizeof(sp));
-	strlcpy(sp.stack, stack, sizeof(sp.stack));
-	cfg.pack = pack;
-	s = spec_sim(&sp, 3, NULL, 5, &cfg);
-	if (s == NULL || !sim_run(s, all_in_one_view, &three, 10 * SEC))
-		g = sizeof(gaps) / sizeof(gaps[0]);
-	else
-		g = 0;
-	for (; g < sizeof(gaps) / sizeof(gaps[0]); g++) {
+	if ((s = three_in_view(stack, pack, 5)) == NULL)
+		return 0;
+	for (g = 0; g < sizeof(gaps) / sizeof(gaps[0]); g++) {
 		sim_run(s, NULL, NULL, gaps[g]);
 		for (i = 0; i < s->n; i++)
 			w.n[i] = s->nodes[i].nrecs + 1;
@@ -660,21 +672,13 @@ lone_latency(const char *stack, const char *pack)
 static uint64_t
 one_round_latency(const char *stack, const char *pack)
 {
-	struct spec	 sp;
-	struct to_config cfg = { 0 };
 	struct sim	*s;
 	struct want	 w;
-	int		 three = 3, i, r, c;
+	int		 i, r, c;
 	uint64_t	 t0, t = 0;
 
-	memset(&sp, 0, sizeof(sp));
-	strlcpy(sp.stack, stack, sizeof(sp.stack));
-	cfg.pack = pack;
-	s = spec_sim(&sp, 3, NULL, 7, &cfg);
-	if (s == NULL || !sim_run(s, all_in_one_view, &three, 10 * SEC)) {
-		sim_free(s);
+	if ((s = three_in_view(stack, pack, 7)) == NULL)
 		return 0;
-	}
 	c = node_of_rank(s, 0, 0);
 	for (r = 0; r < 50; r++) {
 		t0 = s->now;
