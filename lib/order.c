@@ -192,14 +192,22 @@ order_pack_config(struct order *o, const char *pack_default)
 	return 0;
 }
 
-int
-order_init(struct order *o, struct layer *l, const struct order_proto *p,
+void *
+order_layer_new(struct layer *l, size_t size, const struct order_proto *p,
     const char *pack_default)
 {
-	memset(o, 0, sizeof(*o));
+	struct order	*o;
+
+	if ((o = calloc(1, size)) == NULL)
+		return NULL;
 	o->l = l;
 	o->proto = p;
-	return order_pack_config(o, pack_default);
+	if (order_pack_config(o, pack_default) == -1) {
+		free(o);
+		return NULL;
+	}
+	l->state = o;
+	return o;
 }
 
 void

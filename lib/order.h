@@ -95,12 +95,13 @@ struct order {
 };
 
 /*
- * Set up o for layer l; pack_default is the protocol's packing when the
- * configuration names none ("off", "visit", or a delay).  -1 with EINVAL
- * for a bad to_config.pack.
+ * A protocol's state for layer l, size bytes whose first member is a
+ * struct order, zeroed and set as l->state; pack_default is the
+ * protocol's packing when the configuration names none ("off", "visit",
+ * or a delay).  NULL with errno (EINVAL for a bad to_config.pack).
  */
-int	 order_init(struct order *, struct layer *, const struct order_proto *,
-	    const char *pack_default);
+void	*order_layer_new(struct layer *, size_t size,
+	    const struct order_proto *, const char *pack_default);
 void	 order_fini(struct order *);
 /* The layer's down: number the cast, pack it or send it (or hold it). */
 int	 order_down(struct order *, struct to_msg *);
@@ -146,5 +147,13 @@ int	 order_layer_down(struct layer *, struct to_msg *);
 void	 order_layer_up(struct layer *, struct to_msg *);
 void	 order_layer_ctl_up(struct layer *, struct event *);
 void	 order_layer_timer(struct layer *);
+
+/* The entries of an ordering layer's struct layer_ops they all share. */
+#define ORDER_LAYER_ENTRIES			\
+	.down = order_layer_down,		\
+	.up = order_layer_up,			\
+	.ctl_down = layer_ctl_down,		\
+	.ctl_up = order_layer_ctl_up,		\
+	.timer = order_layer_timer
 
 #endif /* TO_ORDER_H */

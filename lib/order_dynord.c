@@ -482,16 +482,12 @@ dy_init(struct layer *l)
 	struct layer	*b;
 	size_t		 below = 0, mtu = layer_transport(l)->mtu;
 
-	if ((dy = calloc(1, sizeof(*dy))) == NULL)
+	if ((dy = order_layer_new(l, sizeof(*dy), &dynord_proto,
+	    "off")) == NULL)
 		return -1;
-	if (order_init(&dy->o, l, &dynord_proto, "off") == -1) {
-		free(dy);
-		return -1;
-	}
 	for (b = l->below; b != NULL; b = b->below)
 		below += b->ops->hdr_len;
 	dy->room = mtu > below + 256 ? mtu - below : 256;
-	l->state = dy;
 	return 0;
 }
 
@@ -517,9 +513,5 @@ const struct layer_ops dynord_ops = {
 	.hdr_len = ORD_UNORD_HDR + PACK_ONE_HDR,	/* > DY_ODATA_HDR */
 	.init = dy_init,
 	.fini = dy_fini,
-	.down = order_layer_down,
-	.up = order_layer_up,
-	.ctl_down = layer_ctl_down,
-	.ctl_up = order_layer_ctl_up,
-	.timer = order_layer_timer,
+	ORDER_LAYER_ENTRIES,
 };

@@ -339,16 +339,8 @@ static const struct order_proto dynseq_proto = {
 static int
 ds_init_as(struct layer *l, const char *pack)
 {
-	struct dynseq	*ds;
-
-	if ((ds = calloc(1, sizeof(*ds))) == NULL)
-		return -1;
-	if (order_init(&ds->o, l, &dynseq_proto, pack) == -1) {
-		free(ds);
-		return -1;
-	}
-	l->state = ds;
-	return 0;
+	return order_layer_new(l, sizeof(struct dynseq), &dynseq_proto,
+	    pack) == NULL ? -1 : 0;
 }
 
 static int
@@ -384,11 +376,7 @@ const struct layer_ops dynseq_ops = {
 	.hdr_len = DS_ORDERED_HDR + PACK_ONE_HDR,
 	.init = ds_init,
 	.fini = ds_fini,
-	.down = order_layer_down,
-	.up = order_layer_up,
-	.ctl_down = layer_ctl_down,
-	.ctl_up = order_layer_ctl_up,
-	.timer = order_layer_timer,
+	ORDER_LAYER_ENTRIES,
 };
 
 const struct layer_ops dysfc_ops = {
@@ -398,9 +386,5 @@ const struct layer_ops dysfc_ops = {
 	.hdr_len = DS_ORDERED_HDR + PACK_ONE_HDR,
 	.init = dysfc_init,
 	.fini = ds_fini,
-	.down = order_layer_down,
-	.up = order_layer_up,
-	.ctl_down = layer_ctl_down,
-	.ctl_up = order_layer_ctl_up,
-	.timer = order_layer_timer,
+	ORDER_LAYER_ENTRIES,
 };

@@ -383,16 +383,8 @@ static const struct order_proto total_proto = {
 static int
 tt_init(struct layer *l)
 {
-	struct total	*tt;
-
-	if ((tt = calloc(1, sizeof(*tt))) == NULL)
-		return -1;
-	if (order_init(&tt->o, l, &total_proto, "visit") == -1) {
-		free(tt);
-		return -1;
-	}
-	l->state = tt;
-	return 0;
+	return order_layer_new(l, sizeof(struct total), &total_proto,
+	    "visit") == NULL ? -1 : 0;
 }
 
 static void
@@ -417,9 +409,5 @@ const struct layer_ops total_ops = {
 	.hdr_len = TT_DATA_HDR + TT_TOK_LEN + TT_REQ_LEN + PACK_ONE_HDR,
 	.init = tt_init,
 	.fini = tt_fini,
-	.down = order_layer_down,
-	.up = order_layer_up,
-	.ctl_down = layer_ctl_down,
-	.ctl_up = order_layer_ctl_up,
-	.timer = order_layer_timer,
+	ORDER_LAYER_ENTRIES,
 };

@@ -363,16 +363,8 @@ static const struct order_proto totem_proto = {
 static int
 tm_init_as(struct layer *l, const char *pack)
 {
-	struct totem	*tm;
-
-	if ((tm = calloc(1, sizeof(*tm))) == NULL)
-		return -1;
-	if (order_init(&tm->o, l, &totem_proto, pack) == -1) {
-		free(tm);
-		return -1;
-	}
-	l->state = tm;
-	return 0;
+	return order_layer_new(l, sizeof(struct totem), &totem_proto,
+	    pack) == NULL ? -1 : 0;
 }
 
 static int
@@ -407,11 +399,7 @@ const struct layer_ops totem_ops = {
 	.hdr_len = TM_DATA_HDR + TM_TOK_LEN + PACK_ONE_HDR,
 	.init = totem_init,
 	.fini = tm_fini,
-	.down = order_layer_down,
-	.up = order_layer_up,
-	.ctl_down = layer_ctl_down,
-	.ctl_up = order_layer_ctl_up,
-	.timer = order_layer_timer,
+	ORDER_LAYER_ENTRIES,
 };
 
 const struct layer_ops tomfc_ops = {
@@ -421,9 +409,5 @@ const struct layer_ops tomfc_ops = {
 	.hdr_len = TM_DATA_HDR + TM_TOK_LEN + PACK_ONE_HDR,
 	.init = tomfc_init,
 	.fini = tm_fini,
-	.down = order_layer_down,
-	.up = order_layer_up,
-	.ctl_down = layer_ctl_down,
-	.ctl_up = order_layer_ctl_up,
-	.timer = order_layer_timer,
+	ORDER_LAYER_ENTRIES,
 };
