@@ -232,6 +232,16 @@ member_send_result(struct member *mb)
 	ctl_queue(mb, b, len);
 }
 
+/* This member's part of the run is over: its RESULT, unless it adds them. */
+static void
+member_own_done(struct member *mb, uint64_t now)
+{
+	mb->own_done = 1;
+	mb->t_end = now;
+	if (!mb->coord)
+		member_send_result(mb);
+}
+
 /* A round ends at this member; the next burst, or the end of the run. */
 static void
 member_round_done(struct member *mb, uint64_t now)
@@ -257,10 +267,7 @@ member_round_done(struct member *mb, uint64_t now)
 			mb->to_send += mb->cell.m;
 		return;
 	}
-	mb->own_done = 1;
-	mb->t_end = now;
-	if (!mb->coord)
-		member_send_result(mb);
+	member_own_done(mb, now);
 }
 
 static void
@@ -642,10 +649,7 @@ member_rate_check(struct member *mb, uint64_t now)
 	}
 	if (mb->rn > 0)
 		return;
-	mb->own_done = 1;
-	mb->t_end = now;
-	if (!mb->coord)
-		member_send_result(mb);
+	member_own_done(mb, now);
 }
 
 static void
