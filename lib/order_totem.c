@@ -193,8 +193,7 @@ tm_idle(struct totem *tm)
 		tm->woken = 0;	/* someone waits for it: straight there */
 		tm->idle = 0;
 		tm_pass(tm);
-	}
-	else if (tm->hold_until == 0) {
+	} else if (tm->hold_until == 0) {
 		tm->hold_until = now + TM_HOLD;
 		order_wake(o, tm->hold_until);
 	} else if (now >= tm->hold_until)
@@ -266,12 +265,8 @@ tm_wake(struct totem *tm, uint64_t next)
 	if (!tm->running)
 		return;
 	tm->woken = next;
-	if (tm->holder && tm->hold_until != 0 && tm->next == next &&
-	    tm->q.n == 0) {
-		tm->woken = 0;
-		tm->idle = 0;
-		tm_pass(tm);
-	}
+	if (tm->holder && tm->hold_until != 0 && tm->q.n == 0)
+		tm_idle(tm);	/* parked here: it goes if next is its own */
 }
 
 static void
