@@ -96,17 +96,23 @@ opts_name(int ch)
 	return buf;
 }
 
-static long long
-opts_num(int ch, const char *arg, long long min, long long max)
+long long
+opts_number(const char *opt, const char *arg, long long min, long long max)
 {
 	const char	*errstr;
 	long long	 n;
 
 	n = strtonum(arg, min, max, &errstr);
 	if (errstr != NULL)
-		errx(EX_USAGE, "%s %s: %s, expected %lld to %lld",
-		    opts_name(ch), arg, errstr, min, max);
+		errx(EX_USAGE, "%s %s: %s, expected %lld to %lld", opt, arg,
+		    errstr, min, max);
 	return n;
+}
+
+static long long
+opts_num(int ch, const char *arg, long long min, long long max)
+{
+	return opts_number(opts_name(ch), arg, min, max);
 }
 
 /* -M: bytes, with an optional k, m or g suffix (powers of 1024). */

@@ -95,6 +95,9 @@ struct opts {
 };
 
 void	 opts_parse(struct opts *, const struct opts_tool *, int, char *[]);
+/* arg as a number from min to max, else exit 64 naming opt. */
+long long opts_number(const char *opt, const char *arg, long long min,
+	    long long max);
 /* The synopsis on stderr (stdout for EX_OK), and exit(status). */
 void	 opts_usage(const struct opts_tool *, int)
 	    __attribute__((noreturn));

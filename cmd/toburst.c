@@ -123,14 +123,7 @@ toburst_optname(int ch)
 static uint32_t
 toburst_num(int ch, const char *arg, long long min, long long max)
 {
-	const char	*errstr;
-	long long	 n;
-
-	n = strtonum(arg, min, max, &errstr);
-	if (errstr != NULL)
-		errx(EX_USAGE, "%s %s: %s, expected %lld to %lld",
-		    toburst_optname(ch), arg, errstr, min, max);
-	return (uint32_t)n;
+	return (uint32_t)opts_number(toburst_optname(ch), arg, min, max);
 }
 
 /* "1,10,100": each from min to max, at most BURST_LIST_MAX of them. */
