@@ -1026,26 +1026,19 @@ nak_rx_epoch(struct peer *p, uint64_t epoch)
 
 /* p sent its broadcasts up to high and holds what checked vector v says. */
 /*
- * The first vector from p in a view: if p misses broadcasts of ours (sent
- * before p knew us, so dropped as foreign), our STATUS goes soon, not at
- * the next heartbeat, so that p asks for them.
+ * After the first vector from p in a view: if p misses broadcasts of
+ * ours (sent before p knew us, so dropped as foreign), our STATUS goes
+ * soon, not at the next heartbeat, so that p asks for them.
  */
 static void
-nak_greet(struct layer *l, struct peer *p, const unsigned char *v)
+nak_greet(struct layer *l, struct peer *p)
 {
 	struct nak	*s = l->state;
-	size_t		 n = get16(v), i, el;
-	uint64_t	 held = 0;
 
-	if (p->heard)
+	if (p->heard || p->idx < 0 || s->me->idx < 0)
 		return;
 	p->heard = 1;
-	for (i = 0, v += 2; i < n; i++, v += el) {
-		el = nak_entry_len(v[0]);
-		if (v[0] == NAK_ACK_BC && get64(v + 1) == layer_self(l))
-			held = get64(v + 9);
-	}
-	if (held < s->me->bc.next - 1)
+	if (s->ack[p->idx * s->n + s->me->idx] < s->me->bc.next - 1)
 		nak_touch(l);
 }
 
@@ -1060,7 +1053,6 @@ nak_apply(struct layer *l, struct peer *p, uint64_t high,
 
 	nak_set_ack(s, p, p, high);
 	nak_raise(l, &p->bc, high);
-	nak_greet(l, p, v);
 	for (i = 0, v += 2; i < n; i++, v += el) {
 		el = nak_entry_len(v[0]);
 		member = get64(v + 1);
@@ -1086,6 +1078,7 @@ nak_apply(struct layer *l, struct peer *p, uint64_t high,
 		} else if (nak_rx_epoch(p, epoch) == 0)
 			nak_raise(l, &p->rx, seq);
 	}
+	nak_greet(l, p);
 }
 
 static int
