@@ -98,8 +98,6 @@ burst_raw_begin(struct burst_raw *b, uint32_t run, uint32_t rep)
 		b->last = b->early.last;
 	}
 	memset(&b->early, 0, sizeof(b->early));
-	/* every member opened its transport before the run's START */
-	to_raw_refresh(b->r);
 }
 
 void

@@ -77,12 +77,3 @@ to_raw_pollfds(struct to_raw *r, struct pollfd *pfd, int max)
 {
 	return transport_pollfds(r->tr, pfd, max, POLLIN);
 }
-
-void
-to_raw_refresh(struct to_raw *r)
-{
-	/* member id 0 is nobody's: a transport's forget() of it only
-	 * looks again where it looks at all (local rescans its directory) */
-	if (r->tr->ops->forget != NULL)
-		r->tr->ops->forget(r->tr, 0);
-}

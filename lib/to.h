@@ -211,8 +211,5 @@ int		 to_raw_send(struct to_raw *, const void *, size_t);
 ssize_t		 to_raw_recv(struct to_raw *, void *, size_t);
 /* Like to_pollfds(). */
 int		 to_raw_pollfds(struct to_raw *, struct pollfd *, int max);
-/* Look for the members again: a transport that finds them itself (local)
- * may not yet know one that came since it last looked. */
-void		 to_raw_refresh(struct to_raw *);
 
 #endif /* TO_H */
