@@ -20,6 +20,9 @@
 #define GROUP_RECV_BATCH	256	/* datagrams per to_process() */
 #define GROUP_DGRAM_MAX		65536
 #define GROUP_CAST_BATCH	32	/* casts between clock and backlog reads */
+/* A datagram at least this long becomes the message it was received
+ * into; a shorter one is copied out into a buffer of its own size. */
+#define GROUP_KEEP_MIN		8192
 
 struct to_group {
 	struct to_config cfg;
@@ -33,7 +36,7 @@ struct to_group {
 	int		 error;		/* why the library let us go, or 0 */
 	char		 why[96];
 	int		 paused;	/* to_pause: read no datagrams */
-	unsigned char	*dgram;		/* receive scratch */
+	struct to_msg	*dgram;		/* the next datagram is received here */
 	uint64_t	 now;		/* the stack's clock, as last set */
 	size_t		 backlog;	/* as last asked of the stack */
 	uint32_t	 since;		/* casts since the clock and the backlog
@@ -183,7 +186,7 @@ to_open(const struct to_config *cfg, const struct to_callbacks *cb)
 	app.deliver = group_deliver;
 	app.event = group_event;
 	app.arg = g;
-	if ((g->dgram = malloc(GROUP_DGRAM_MAX)) == NULL ||
+	if ((g->dgram = msg_new(0, GROUP_DGRAM_MAX)) == NULL ||
 	    (g->tr = transport_open(&g->cfg, g->self)) == NULL ||
 	    (g->stack = stack_new(&g->cfg, g->tr, g->self, &app,
 	    to_now())) == NULL) {
@@ -204,7 +207,7 @@ to_close(struct to_group *g)
 	if (g->tr != NULL)
 		transport_close(g->tr);
 	free(g->view.members);
-	free(g->dgram);
+	msg_free(g->dgram);
 	free(g);
 }
 
@@ -220,6 +223,25 @@ to_next_wake(struct to_group *g)
 	return stack_next_wake(g->stack);
 }
 
+/* The n bytes just received, as a message: a long datagram is not
+ * copied but kept in the buffer it came into, shrunk to fit. */
+static struct to_msg *
+group_take_dgram(struct to_group *g, size_t n)
+{
+	struct to_msg	*m;
+
+	if (n < GROUP_KEEP_MIN) {
+		if ((m = msg_new(0, n)) != NULL)
+			memcpy(msg_data(m), msg_data(g->dgram), n);
+		return m;
+	}
+	m = g->dgram;
+	g->dgram = NULL;
+	msg_trim(m, n);
+	msg_fit(m);
+	return m;
+}
+
 int
 to_process(struct to_group *g)
 {
@@ -229,16 +251,19 @@ to_process(struct to_group *g)
 
 	group_tick(g);
 	for (i = 0; i < GROUP_RECV_BATCH && !g->paused; i++) {
-		n = g->tr->ops->recv(g->tr, g->dgram, GROUP_DGRAM_MAX);
+		if (g->dgram == NULL &&
+		    (g->dgram = msg_new(0, GROUP_DGRAM_MAX)) == NULL)
+			return -1;
+		n = g->tr->ops->recv(g->tr, msg_data(g->dgram),
+		    GROUP_DGRAM_MAX);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK ||
 			    errno == EINTR)
 				break;
 			return -1;
 		}
-		if ((m = msg_new(0, (size_t)n)) == NULL)
+		if ((m = group_take_dgram(g, (size_t)n)) == NULL)
 			return -1;
-		memcpy(msg_data(m), g->dgram, (size_t)n);
 		stack_input(g->stack, m);
 	}
 	group_tick(g);

@@ -224,3 +224,19 @@ msg_trim(struct to_msg *m, size_t len)
 	m->len = len;
 	return 0;
 }
+
+void
+msg_fit(struct to_msg *m)
+{
+	struct to_buf	*b = m->buf, *nb;
+	size_t		 cap = m->off + m->len;
+
+	if (b->refs != 1 || cap >= b->cap || b->cap <= MSG_SMALL ||
+	    cap <= MSG_SMALL)
+		return;
+	if ((nb = realloc(b, sizeof(*b) + cap)) == NULL)
+		return;
+	nb->cap = cap;
+	nb->lo = cap;
+	m->buf = nb;
+}

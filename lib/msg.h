@@ -62,6 +62,9 @@ unsigned char	*msg_push(struct to_msg *, size_t n);
 unsigned char	*msg_pull(struct to_msg *, size_t n);
 /* Drop bytes at the end so the view is len long; -1 (EBADMSG) if shorter. */
 int		 msg_trim(struct to_msg *, size_t len);
+/* Give the buffer's room after the view back to the heap, if the view
+ * is its only one. */
+void		 msg_fit(struct to_msg *);
 
 static inline unsigned char *
 msg_data(const struct to_msg *m)
