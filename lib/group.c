@@ -305,10 +305,10 @@ group_backlog(struct to_group *g)
 }
 
 /*
- * A cast adds at most one to the backlog, and only to_process() adds
- * more, so between them the backlog read at the first cast plus the casts
- * since bounds it: the stack is asked once every GROUP_CAST_BATCH casts,
- * not at each.
+ * A cast of at most one datagram adds at most one to the backlog, and
+ * only to_process() adds more, so between them the backlog read at the
+ * first cast plus the casts since bounds it: the stack is asked once
+ * every GROUP_CAST_BATCH casts, not at each, and after every longer cast.
  */
 int
 to_can_cast(struct to_group *g)
@@ -345,7 +345,7 @@ to_cast(struct to_group *g, const void *data, size_t len)
 	}
 	if (stack_cast(g->stack, m) == -1)
 		return -1;
-	g->since++;
+	g->since = len > GROUP_KEEP_MIN ? GROUP_CAST_BATCH : g->since + 1;
 	g->own_cast++;
 	stack_stats(g->stack)->casts++;
 	return 0;

@@ -51,7 +51,8 @@ enum ev_type {
 	EV_CUT,
 	EV_CUT_DONE,
 	/* down, answered in place: NAK fills ev->backlog, the largest number
-	 * of messages it holds that some view member has not acknowledged. */
+	 * of messages it holds that some view member has not acknowledged,
+	 * or EV_BACKLOG_FULL while our broadcasts wait for room in flight. */
 	EV_BACKLOG,
 	/* down, answered in place: ev->stable is 1 when every member of the
 	 * view acknowledged everything this member sent and received. */
@@ -82,6 +83,7 @@ struct event {
 	const struct to_view *view;	/* EV_VIEW */
 	struct cut	 cut;		/* EV_RECV_VECTOR, EV_CUT */
 	size_t		 backlog;	/* EV_BACKLOG */
+#define EV_BACKLOG_FULL	(SIZE_MAX / 2)
 	int		 stable;	/* EV_STABLE */
 	int		 paused;	/* EV_PAUSE */
 	unsigned char	 view_state[32];/* EV_VIEW: the coordinator's order state */

@@ -58,6 +58,16 @@
  * every NAK_HEARTBEAT; a lost last message shows there.  When a STATUS is
  * due as a broadcast goes down and it fits, the vector rides on it.
  *
+ * Pacing: our broadcasts are numbered, kept and looped back at once, but
+ * sent only while fewer than flight_max bytes of them (half the receive
+ * buffer the kernel granted) are unacknowledged by some member; the rest
+ * go as acknowledgements make room.  A STATUS tells of what was sent, so
+ * nobody asks for what has not had its turn, and EV_BACKLOG answers
+ * EV_BACKLOG_FULL while any waits, which stops the application's casts
+ * (to_can_cast).  A receiver sends its STATUS at once when an eighth of
+ * flight_max came in since its last.  So a burst of 16 MiB no longer
+ * overruns 4 MiB socket buffers into hundreds of repairs.
+ *
  * Header: byte 0 the type, byte 1 flags, then big-endian integers.
  *
  *	 0     1     2                       10    12                18
@@ -153,12 +163,14 @@ enum nak_kind { NAK_ACK_BC = 1, NAK_ACK_P2P, NAK_HIGH_P2P };
 #define NAK_STATUS_GAP	(2 * MS)
 #define NAK_HEARTBEAT	(50 * MS)
 #define NAK_LIMBO	(5000 * MS)	/* a leaver's broadcasts kept */
+#define NAK_FLIGHT_MIN	(256 * 1024)	/* bytes in flight, at least */
 
 /* A kept message, and when it was last repaired to whom. */
 struct slot {
 	struct to_msg	*m;
 	uint64_t	 rep_at;
 	uint64_t	 rep_to;
+	uint64_t	 end;		/* own broadcasts: bytes cast up to it */
 };
 
 /* Messages by number: seq lives at s[seq % cap], for lo <= seq < lo+cap. */
@@ -214,6 +226,13 @@ struct nak {
 	struct peer	*gone;		/* left the view, kept a while */
 	size_t		 below;		/* header bytes under us */
 	size_t		 room;		/* largest reliable payload */
+	/* pacing of our broadcasts: numbered and kept at once, sent while
+	 * fewer than flight_max bytes of them are not yet acknowledged */
+	uint64_t	 sent;		/* our last broadcast sent */
+	uint64_t	 cast_bytes;	/* bytes of all our broadcasts */
+	uint64_t	 acked_end;	/* bytes of those everyone holds */
+	size_t		 flight_max;
+	size_t		 ack_bytes;	/* received since our last STATUS */
 };
 
 struct ventry {
@@ -454,6 +473,8 @@ nak_stabilize(struct nak *s, struct peer *pj)
 			min = a;
 	}
 	if (min > pj->bc.acked) {
+		if (pj == s->me)
+			s->acked_end = ring_at(&pj->bc.ring, min)->end;
 		pj->bc.acked = min;
 		ring_release(&pj->bc.ring, min);
 	}
@@ -580,6 +601,7 @@ nak_status(struct layer *l)
 		return;
 	s->dirty = 0;
 	s->status_at = layer_now(l);
+	s->ack_bytes = 0;
 	k = nak_vector(s, v);
 	room = layer_transport(l)->mtu - s->below - NAK_HDR_VEC;
 	do {
@@ -591,8 +613,8 @@ nak_status(struct layer *l)
 		}
 		if ((m = msg_new(MSG_HEADROOM, NAK_HDR_VEC + b)) == NULL)
 			break;
-		nak_put_vector(msg_data(m), NAK_STATUS, 0,
-		    s->me->bc.next - 1, v + i, c);
+		nak_put_vector(msg_data(m), NAK_STATUS, 0, s->sent,
+		    v + i, c);
 		(void)layer_down(l, m);
 		i += c;
 	} while (c > 0 && i < k);
@@ -620,6 +642,7 @@ nak_piggyback(struct layer *l, const struct to_msg *m, uint64_t seq)
 		p->meta = m->meta;
 		s->dirty = 0;
 		s->status_at = layer_now(l);
+		s->ack_bytes = 0;
 	}
 	free(v);
 	return p;
@@ -661,6 +684,36 @@ nak_loop(struct layer *l, struct to_msg *m, uint64_t dst, uint64_t seq)
 	layer_wake_by(l, layer_now(l));
 }
 
+/* Bytes of our broadcasts sent and not yet held by everyone. */
+static uint64_t
+nak_flight(const struct nak *s)
+{
+	if (s->sent <= s->me->bc.acked)
+		return 0;
+	return ring_at(&s->me->bc.ring, s->sent)->end - s->acked_end;
+}
+
+/* Send the broadcasts that wait for room in flight, while there is. */
+static void
+nak_transmit(struct layer *l)
+{
+	struct nak	*s = l->state;
+	struct peer	*me = s->me;
+	struct to_msg	*c;
+
+	if (s->sent < me->bc.acked)
+		s->sent = me->bc.acked;	/* repaired before their turn */
+	while (s->sent < me->bc.next - 1 && nak_flight(s) < s->flight_max) {
+		if ((c = msg_clone(ring_at(&me->bc.ring,
+		    s->sent + 1)->m)) == NULL)
+			return;
+		s->sent++;
+		c->meta.stream_seq = s->sent;
+		c->meta.flags = 0;
+		nak_send_data(l, c, s->sent, 0, 0);
+	}
+}
+
 static int
 nak_cast(struct layer *l, struct to_msg *m)
 {
@@ -677,11 +730,20 @@ nak_cast(struct layer *l, struct to_msg *m)
 		msg_free(m);
 		return -1;
 	}
+	s->cast_bytes += msg_len(m);
+	ring_at(&me->bc.ring, seq)->end = s->cast_bytes;
 	me->bc.next++;
 	if (s->n == 1)		/* nobody else to acknowledge it */
 		nak_stabilize(s, me);
 	nak_loop(l, loop, 0, seq);
 	nak_touch(l);
+	if (s->sent < me->bc.acked)
+		s->sent = me->bc.acked;
+	if (s->sent != seq - 1 || nak_flight(s) >= s->flight_max) {
+		msg_free(m);	/* kept: nak_transmit sends it */
+		return 0;
+	}
+	s->sent = seq;
 	m->meta.stream_seq = seq;
 	m->meta.flags = 0;
 	if (nak_status_due(s, layer_now(l)) &&
@@ -974,12 +1036,14 @@ static void
 nak_accept(struct layer *l, struct peer *p, int bc, uint64_t seq,
     struct to_msg *m)
 {
+	struct nak	*s = l->state;
 	struct stream	*st = bc ? &p->bc : &p->rx;
 
 	if (seq < st->next || seq - st->next >= NAK_WINDOW) {
 		msg_free(m);
 		return;
 	}
+	s->ack_bytes += msg_len(m);
 	if (seq > st->high)
 		st->high = seq;
 	if (seq != st->next) {
@@ -989,6 +1053,9 @@ nak_accept(struct layer *l, struct peer *p, int bc, uint64_t seq,
 		return;
 	}
 	nak_deliver(l, p, bc, m);
+	/* an eighth of a sender's flight in: acknowledge it now */
+	if (s->ack_bytes >= s->flight_max / 8 && s->viewed && s->me->idx >= 0)
+		nak_status(l);
 }
 
 /* Check the vector at v (u16 n, entries): its length, or 0 if bad. */
@@ -1242,6 +1309,8 @@ nak_up(struct layer *l, struct to_msg *m)
 		layer_stats(l)->dropped_foreign++;
 	if (rv != 0)
 		msg_free(m);
+	if (s->sent < s->me->bc.next - 1)
+		nak_transmit(l);
 	s->depth--;
 	nak_bury(l);
 }
@@ -1534,6 +1603,8 @@ nak_backlog(const struct nak *s)
 	const struct stream *st;
 	size_t		 i, b = 0;
 
+	if (s->sent < s->me->bc.next - 1)
+		return EV_BACKLOG_FULL;
 	for (i = 0; i < s->n; i++) {
 		st = &s->peers[i]->bc;
 		if (st->next - 1 - st->acked > b)
@@ -1620,7 +1691,8 @@ nak_rearm(struct layer *l)
 	uint64_t	 now = layer_now(l), t = 0, x;
 	size_t		 i;
 
-	if (s->loop.n > 0 || (s->cutting && s->cut_check))
+	if (s->loop.n > 0 || (s->cutting && s->cut_check) ||
+	    (s->sent < s->me->bc.next - 1 && nak_flight(s) < s->flight_max))
 		t = now;
 	if (s->viewed && s->me->idx >= 0) {
 		x = s->status_at + (s->dirty ? NAK_STATUS_GAP : NAK_HEARTBEAT);
@@ -1662,6 +1734,8 @@ nak_timer(struct layer *l)
 		if (p->rx.nak_at != 0 && p->rx.nak_at <= now)
 			nak_request(l, p, 0);
 	}
+	if (s->sent < s->me->bc.next - 1)
+		nak_transmit(l);
 	if (nak_status_due(s, now))
 		nak_status(l);
 	if (s->cutting && s->cut_check)
@@ -1696,6 +1770,10 @@ nak_init(struct layer *l)
 	}
 	s->below = below;
 	s->room = mtu - below - NAK_HDR_MAX;
+	/* half what a receiver's socket holds, so a burst never overruns it */
+	s->flight_max = layer_transport(l)->rcvbuf / 2;
+	if (s->flight_max < NAK_FLIGHT_MIN)
+		s->flight_max = NAK_FLIGHT_MIN;
 	l->state = s;
 	return 0;
 }
