@@ -44,6 +44,13 @@
  * and counted in dropped_bad.  At most FRAG_STREAMS_MAX partial messages
  * are held at once; EV_VIEW drops those of members not in the new view.
  *
+ * Our own broadcasts come back to us through NAK's loopback, fragment by
+ * fragment, in the order they went down.  A cut one is not put together
+ * again from them: the layer keeps the whole message, one entry per cut
+ * whose FIRST went down (a cut that failed after that keeps an empty
+ * entry, so that entries and FIRSTs stay in step), and its LAST delivers
+ * it, after the same checks of lengths as anyone's.
+ *
  * Deviations from Horus FRAG: no per-fragment sequence numbers (NAK's FIFO
  * streams make them redundant), and the fragment size follows the
  * transport MTU less every header below, computed once at init.
@@ -69,6 +76,7 @@
 struct frag_rx {
 	uint64_t	 src;
 	int		 p2p;		/* meta.dst != 0 */
+	int		 own;		/* m is whole already: count, copy nothing */
 	struct to_msg	*m;		/* total bytes, filled up to got */
 	size_t		 got;
 };
@@ -77,6 +85,10 @@ struct frag {
 	size_t		 limit;		/* largest payload of one datagram */
 	struct frag_rx	*rx;
 	size_t		 nrx, caprx;
+	struct to_msg	**own;		/* our cut broadcasts, first in first
+					   out; NULL: one that failed */
+	size_t		 own_head, nown, capown;
+	int		 own_off;	/* out of step (no memory): copy */
 };
 
 /*
@@ -127,6 +139,9 @@ frag_fini(struct layer *l)
 	for (i = 0; i < f->nrx; i++)
 		msg_free(f->rx[i].m);
 	free(f->rx);
+	for (i = 0; i < f->nown; i++)
+		msg_free(f->own[(f->own_head + i) % f->capown]);
+	free(f->own);
 	free(f);
 	l->state = NULL;
 }
@@ -155,14 +170,71 @@ frag_send_piece(struct layer *l, const struct to_msg *m, size_t off,
 	return layer_down(l, p);
 }
 
-/* Cut m, longer than one datagram holds, into fragments; m stays ours. */
+/* Keep m (or NULL) for the loopback of our cut broadcast; -1 if no room. */
 static int
-frag_send_cut(struct layer *l, const struct to_msg *m)
+frag_own_push(struct frag *f, struct to_msg *m)
+{
+	struct to_msg	**q;
+	size_t		 cap, i;
+
+	if (f->nown == f->capown) {
+		cap = f->capown ? f->capown * 2 : 8;
+		if ((q = reallocarray(NULL, cap, sizeof(*q))) == NULL)
+			return -1;
+		for (i = 0; i < f->nown; i++)
+			q[i] = f->own[(f->own_head + i) % f->capown];
+		free(f->own);
+		f->own = q;
+		f->own_head = 0;
+		f->capown = cap;
+	}
+	f->own[(f->own_head + f->nown++) % f->capown] = m;
+	return 0;
+}
+
+/* The next kept own message, or NULL (none kept, or one that failed). */
+static struct to_msg *
+frag_own_pop(struct frag *f)
+{
+	struct to_msg	*m;
+
+	if (f->nown == 0)
+		return NULL;
+	m = f->own[f->own_head];
+	f->own_head = (f->own_head + 1) % f->capown;
+	f->nown--;
+	return m;
+}
+
+/*
+ * An entry for the cut broadcast m (NULL: it failed) whose FIRST went
+ * down.  A clone, so that no other view of the buffer writes a header
+ * into the bytes we deliver.  Without memory for the entry, entries and
+ * FIRSTs could not be kept in step: our loopback is copied from then on.
+ */
+static void
+frag_own_keep(struct frag *f, const struct to_msg *m)
+{
+	struct to_msg	*c = m != NULL ? msg_clone(m) : NULL;
+
+	if (frag_own_push(f, c) == 0)
+		return;
+	msg_free(c);
+	while (f->nown > 0)
+		msg_free(frag_own_pop(f));
+	f->own_off = 1;
+}
+
+/* Cut m, longer than one datagram holds, into fragments; m stays ours.
+ * *begun: its FIRST went down. */
+static int
+frag_send_cut(struct layer *l, const struct to_msg *m, int *begun)
 {
 	struct frag	*f = l->state;
 	size_t		 off, len, total = msg_len(m);
 	int		 flg;
 
+	*begun = 0;
 	off = 0;
 	len = f->limit - (FRAG_HDR_FIRST - FRAG_HDR);
 	flg = FRAG_FIRST;
@@ -173,6 +245,7 @@ frag_send_cut(struct layer *l, const struct to_msg *m)
 			flg = FRAG_LAST;
 		if (frag_send_piece(l, m, off, len, flg) == -1)
 			return -1;
+		*begun = 1;
 		off += len;
 		len = f->limit;
 		flg = 0;
@@ -185,7 +258,7 @@ frag_down(struct layer *l, struct to_msg *m)
 {
 	struct frag	*f = l->state;
 	unsigned char	*h;
-	int		 rv, saved, unrel;
+	int		 rv, saved, unrel, begun;
 
 	unrel = (m->meta.flags & MSG_UNRELIABLE) != 0;
 	if (msg_len(m) > frag_max_msg(l) ||
@@ -202,8 +275,10 @@ frag_down(struct layer *l, struct to_msg *m)
 		h[0] = FRAG_WHOLE | (unrel ? FRAG_UNREL : 0);
 		return layer_down(l, m);
 	}
-	rv = frag_send_cut(l, m);
+	rv = frag_send_cut(l, m, &begun);
 	saved = errno;
+	if (begun && m->meta.dst == 0 && !f->own_off)
+		frag_own_keep(f, rv == 0 ? m : NULL);
 	msg_free(m);
 	errno = saved;
 	return rv;
@@ -235,16 +310,21 @@ frag_bad(struct layer *l, struct to_msg *m)
 	msg_free(m);
 }
 
-/* A FIRST of a cut message: start reassembly in a buffer of its total. */
+/* A FIRST of a cut message: start reassembly in a buffer of its total,
+ * or, for our own broadcast, in the message we kept when we cut it. */
 static void
 frag_rx_start(struct layer *l, struct to_msg *m, int p2p)
 {
 	struct frag	*f = l->state;
 	struct frag_rx	*r, *rx;
+	struct to_msg	*own = NULL;
 	const unsigned char *h = msg_data(m);
 	size_t		 total, len;
 
+	if (!p2p && m->meta.src == layer_self(l) && !f->own_off)
+		own = frag_own_pop(f);
 	if (msg_len(m) < FRAG_HDR_FIRST) {
+		msg_free(own);
 		frag_bad(l, m);
 		return;
 	}
@@ -253,6 +333,7 @@ frag_rx_start(struct layer *l, struct to_msg *m, int p2p)
 	/* a cut message has at least one byte after its first fragment */
 	if (total > frag_max_msg(l) || len >= total ||
 	    f->nrx == FRAG_STREAMS_MAX) {
+		msg_free(own);
 		frag_bad(l, m);
 		return;
 	}
@@ -260,6 +341,7 @@ frag_rx_start(struct layer *l, struct to_msg *m, int p2p)
 		rx = reallocarray(f->rx, f->caprx ? f->caprx * 2 : 8,
 		    sizeof(*rx));
 		if (rx == NULL) {
+			msg_free(own);
 			frag_bad(l, m);
 			return;
 		}
@@ -267,15 +349,22 @@ frag_rx_start(struct layer *l, struct to_msg *m, int p2p)
 		f->caprx = f->caprx ? f->caprx * 2 : 8;
 	}
 	r = &f->rx[f->nrx];
-	if ((r->m = msg_new(MSG_HEADROOM, total)) == NULL) {
+	r->own = own != NULL && msg_len(own) == total;
+	if (r->own) {
+		r->m = own;
+		own = NULL;
+	} else if ((r->m = msg_new(MSG_HEADROOM, total)) == NULL) {
+		msg_free(own);
 		frag_bad(l, m);
 		return;
 	}
+	msg_free(own);
 	f->nrx++;
 	r->src = m->meta.src;
 	r->p2p = p2p;
 	r->m->meta = m->meta;
-	memcpy(msg_data(r->m), h + FRAG_HDR_FIRST, len);
+	if (!r->own)
+		memcpy(msg_data(r->m), h + FRAG_HDR_FIRST, len);
 	r->got = len;
 	msg_free(m);
 }
@@ -299,7 +388,8 @@ frag_rx_add(struct layer *l, struct to_msg *m, struct frag_rx *r, int last)
 		frag_bad(l, m);
 		return;
 	}
-	memcpy(msg_data(r->m) + r->got, msg_data(m) + FRAG_HDR, len);
+	if (!r->own)
+		memcpy(msg_data(r->m) + r->got, msg_data(m) + FRAG_HDR, len);
 	r->got += len;
 	if (!last) {
 		msg_free(m);
