@@ -336,14 +336,14 @@ to_cast(struct to_group *g, const void *data, size_t len)
 		errno = EAGAIN;
 		return -1;
 	}
-	if ((m = msg_from(data, len)) == NULL)
-		return -1;
 	/* the clock as of at most GROUP_CAST_BATCH casts ago */
 	if (g->since == 0) {
 		g->now = to_now();
 		stack_set_now(g->stack, g->now);
 	}
-	if (stack_cast(g->stack, m) == -1)
+	if (!stack_cast_bytes(g->stack, data, len) &&
+	    ((m = msg_from(data, len)) == NULL ||
+	    stack_cast(g->stack, m) == -1))
 		return -1;
 	g->since = len > GROUP_KEEP_MIN ? GROUP_CAST_BATCH : g->since + 1;
 	g->own_cast++;

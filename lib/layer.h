@@ -105,6 +105,10 @@ struct layer_ops {
 	void		(*ctl_down)(struct layer *, struct event *);
 	void		(*ctl_up)(struct layer *, struct event *);
 	void		(*timer)(struct layer *);
+	/* At the top only, may be NULL: take len bytes as a cast without a
+	 * message made for them (they join a pack already open); 0 if it
+	 * cannot, and the cast goes down as a message. */
+	int		(*cast_bytes)(struct layer *, const void *, size_t);
 };
 
 struct layer {
@@ -203,6 +207,8 @@ void		 stack_run_timers(struct stack *);
 /* One datagram from the transport, into the bottom layer. */
 void		 stack_input(struct stack *, struct to_msg *);
 int		 stack_cast(struct stack *, struct to_msg *);
+/* A cast the top layer takes as bytes (cast_bytes): 1, else 0. */
+int		 stack_cast_bytes(struct stack *, const void *, size_t);
 void		 stack_ctl(struct stack *, struct event *);
 struct to_stats	*stack_stats(struct stack *);
 uint64_t	 stack_self(const struct stack *);

@@ -502,6 +502,16 @@ order_send_one(struct order *o, struct to_msg *m)
 	return order_send(o, u);
 }
 
+/* A message joined the pack: it goes when full, or the protocol hears. */
+static void
+order_pack_added(struct order *o)
+{
+	if (o->pack_max - pack_used(&o->pk) < 2)
+		order_pack_flush(o);	/* full */
+	else if (o->pack_mode == PACK_VISIT && o->proto->kick != NULL)
+		o->proto->kick(o);
+}
+
 static int
 order_pack_add(struct order *o, struct to_msg *m)
 {
@@ -525,11 +535,27 @@ order_pack_add(struct order *o, struct to_msg *m)
 		return order_send_one(o, m);
 	}
 	msg_free(m);
-	if (o->pack_max - pack_used(&o->pk) < 2)
-		order_pack_flush(o);	/* full */
-	else if (o->pack_mode == PACK_VISIT && o->proto->kick != NULL)
-		o->proto->kick(o);
+	order_pack_added(o);
 	return 0;
+}
+
+/*
+ * The fast way of a cast into an open pack (most casts of a burst): the
+ * bytes go in where order_down would put them, with no message made,
+ * numbered the same; 0 where order_down must decide.
+ */
+int
+order_layer_cast_bytes(struct layer *l, const void *data, size_t len)
+{
+	struct order	*o = l->state;
+
+	if (!o->have_view || o->flushing || o->pk.n == 0 ||
+	    pack_used(&o->pk) + pack_room(len) > o->pack_max ||
+	    pack_append_bytes(&o->pk, data, len) == -1)
+		return 0;
+	o->sseq++;
+	order_pack_added(o);
+	return 1;
 }
 
 int

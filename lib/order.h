@@ -147,6 +147,7 @@ int	 order_layer_down(struct layer *, struct to_msg *);
 void	 order_layer_up(struct layer *, struct to_msg *);
 void	 order_layer_ctl_up(struct layer *, struct event *);
 void	 order_layer_timer(struct layer *);
+int	 order_layer_cast_bytes(struct layer *, const void *, size_t);
 
 /* The entries of an ordering layer's struct layer_ops they all share. */
 #define ORDER_LAYER_ENTRIES			\
@@ -154,6 +155,7 @@ void	 order_layer_timer(struct layer *);
 	.up = order_layer_up,			\
 	.ctl_down = layer_ctl_down,		\
 	.ctl_up = order_layer_ctl_up,		\
-	.timer = order_layer_timer
+	.timer = order_layer_timer,		\
+	.cast_bytes = order_layer_cast_bytes
 
 #endif /* TO_ORDER_H */

@@ -167,8 +167,13 @@ pack_reserve(struct pack *pk, size_t need)
 int
 pack_append(struct pack *pk, const struct to_msg *m)
 {
+	return pack_append_bytes(pk, msg_data(m), msg_len(m));
+}
+
+int
+pack_append_bytes(struct pack *pk, const void *data, size_t len)
+{
 	unsigned char	*p;
-	size_t		 len = msg_len(m);
 
 	if (len > UINT32_MAX || pk->n == UINT32_MAX) {
 		errno = EMSGSIZE;
@@ -179,7 +184,7 @@ pack_append(struct pack *pk, const struct to_msg *m)
 	p = msg_data(pk->m) + msg_len(pk->m);
 	p += varint_put(p, (uint32_t)len);
 	if (len > 0)
-		memcpy(p, msg_data(m), len);
+		memcpy(p, data, len);
 	pk->m->len += pack_room(len);
 	pk->n++;
 	return 0;

@@ -51,6 +51,7 @@ size_t		 pack_room(size_t len);
 size_t		 pack_used(const struct pack *);
 /* Copy m's bytes to the end of the pack; m stays the caller's. */
 int		 pack_append(struct pack *, const struct to_msg *);
+int		 pack_append_bytes(struct pack *, const void *, size_t);
 /* The pack as a unit (compressed at zlib level zlevel if that makes it
  * smaller; 0: never); the pack is empty after.  NULL with errno. */
 struct to_msg	*pack_take(struct pack *, int zlevel, struct to_stats *);

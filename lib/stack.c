@@ -309,6 +309,15 @@ stack_cast(struct stack *s, struct to_msg *m)
 	return s->layers[0].ops->down(&s->layers[0], m);
 }
 
+int
+stack_cast_bytes(struct stack *s, const void *data, size_t len)
+{
+	struct layer	*top = &s->layers[0];
+
+	return top->ops->cast_bytes != NULL &&
+	    top->ops->cast_bytes(top, data, len);
+}
+
 void
 stack_ctl(struct stack *s, struct event *e)
 {

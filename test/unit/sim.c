@@ -366,9 +366,12 @@ sim_cast(struct sim *s, int i, const void *p, size_t len)
 {
 	struct to_msg	*m;
 
+	stack_set_now(s->nodes[i].stack, s->now);
+	/* as to_cast() does: into an open pack, else as a message */
+	if (stack_cast_bytes(s->nodes[i].stack, p, len))
+		return 0;
 	if ((m = msg_from(p, len)) == NULL)
 		return -1;
-	stack_set_now(s->nodes[i].stack, s->now);
 	return stack_cast(s->nodes[i].stack, m);
 }
 
