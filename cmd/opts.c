@@ -51,6 +51,7 @@ static const struct opts_def opts_defs[] = {
 	{ "stall", OPTS_STALL, "seconds", "give up after so long without "
 	    "progress" },
 	{ "suspect", OPTS_SUSPECT, "ms", "suspect a member silent this long" },
+	{ "pack", OPTS_PACK, "packing", "adaptive, off, a delay or default" },
 	{ "transport", 't', "transport", "local, udp://... or udpu://..." },
 	{ "timeout", 'T', "seconds", "give up waiting after seconds" },
 	{ "verbose", 'v', NULL, "print the member's life on stderr" },
@@ -447,6 +448,7 @@ opts_defaults(struct opts *o, const struct opts_tool *t)
 	o->mode = FRAME_LINE;
 	o->wait = 1;
 	o->cfg.protocol = "dynseq";
+	o->cfg.pack = t->pack;
 	o->cfg.group = opts_env("TO_GROUP");
 	o->group_from = "TO_GROUP";
 	o->cfg.transport = opts_env("TO_TRANSPORT");
@@ -520,6 +522,15 @@ opts_one(struct opts *o, int ch, const char *arg)
 	case OPTS_SUSPECT:
 		o->cfg.suspect_ms = opts_num(ch, arg, OPTS_SUSPECT_MIN,
 		    OPTS_SUSPECT_MAX);
+		break;
+	case OPTS_PACK:
+		if (strcmp(arg, "default") == 0)
+			arg = NULL;
+		else if (to_pack_check(arg) == -1)
+			errx(EX_USAGE, "--pack %s: invalid packing, expected "
+			    "adaptive, off, default or a delay such as 1ms",
+			    arg);
+		o->cfg.pack = arg;
 		break;
 	case 't':
 		o->cfg.transport = arg;

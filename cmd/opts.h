@@ -32,6 +32,7 @@
 enum {
 	OPTS_SUSPECT = 256,	/* --suspect ms */
 	OPTS_STALL,		/* --stall seconds */
+	OPTS_PACK,		/* --pack packing */
 };
 
 #define OPTS_OWN_MAX		32
@@ -59,6 +60,8 @@ struct opts_tool {
 	int		 operands;	/* takes file operands */
 	int		 group_optional;/* no -g is not an error */
 	const int	*longs;		/* long-only options it takes, 0-ended */
+	const char	*pack;		/* packing unless --pack: NULL, the
+					   protocol's own */
 	/*
 	 * Options of the tool's own (toburst), 0-ended, at most
 	 * OPTS_OWN_MAX: they take precedence over the shared ones with the

@@ -76,10 +76,11 @@ struct tocast {
 
 static const char tocast_synopsis[] =
     "usage: tocast [-0FqrvV] [-g group] [-i iface] [-k keyfile] [-M bytes]\n"
-    "              [-p protocol] [-s stack] [--suspect ms] [-t transport]\n"
-    "              [-T seconds] [-w members] [-W window] [file ...]\n";
+    "              [--pack packing] [-p protocol] [-s stack] [--suspect ms]\n"
+    "              [-t transport] [-T seconds] [-w members] [-W window]\n"
+    "              [file ...]\n";
 
-static const int tocast_longs[] = { OPTS_SUSPECT, 0 };
+static const int tocast_longs[] = { OPTS_PACK, OPTS_SUSPECT, 0 };
 
 static const struct opts_tool tocast_tool = {
 	.name = "tocast",
@@ -87,6 +88,7 @@ static const struct opts_tool tocast_tool = {
 	.optstring = "0Fg:hi:k:M:p:qrs:t:T:vVw:W:",
 	.operands = 1,
 	.longs = tocast_longs,
+	.pack = "adaptive",
 };
 
 /*

@@ -74,6 +74,13 @@ bad() {
 	bad -T nan
 }
 
+@test "tocast: bad --pack values" {
+	bad --pack bogus
+	bad --pack 0ms
+	bad --pack 11s
+	bad --pack visit
+}
+
 @test "tocast: an unknown protocol is a usage error naming the valid ones" {
 	bad -p nosuch
 	[[ "$stderr" == *dynseq* ]]
@@ -174,6 +181,27 @@ bad() {
 	[ "$EXIT" -eq 0 ]
 	cmp "$BATS_TEST_TMPDIR/in" "$(out r1)"
 	cmp "$(out r1)" "$(out r2)"
+}
+
+# sent N: the datagrams tocast -v says it sent
+sent() {
+	sed -n 's/^tocast: datagrams: \([0-9]*\) sent,.*/\1/p' <<<"$stderr"
+}
+
+@test "tocast --pack: a stream goes many to a datagram, unless off" {
+	g=$(group)
+	seq 5000 > "$BATS_TEST_TMPDIR/in"
+	start r1 torecv -g "$g" -v -n 10000
+	wait_for r1 "joined view"
+	run -0 --separate-stderr timeout "$LIMIT" \
+	    tocast -g "$g" -T 10 -w 2 -v "$BATS_TEST_TMPDIR/in"
+	[ "$(sent)" -lt 500 ]
+	run -0 --separate-stderr timeout "$LIMIT" \
+	    tocast -g "$g" -T 10 -w 2 -v --pack off "$BATS_TEST_TMPDIR/in"
+	[ "$(sent)" -ge 5000 ]
+	wait_exit r1
+	[ "$EXIT" -eq 0 ]
+	cmp <(cat "$BATS_TEST_TMPDIR/in" "$BATS_TEST_TMPDIR/in") "$(out r1)"
 }
 
 @test "tocast: a small window still delivers everything" {
