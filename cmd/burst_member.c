@@ -96,7 +96,7 @@ struct member {
 	struct burst_tally me;
 	struct to_stats	 s0;
 	uint64_t	*ring;		/* cast times of own payloads */
-	size_t		 rhead, rn, rcap;
+	size_t		 rhead, rn, rcap;	/* rcap: a power of two */
 	unsigned char	*payload;
 	size_t		 paylen;
 
@@ -297,7 +297,7 @@ member_data(struct member *mb, const struct to_delivery *d, uint64_t now)
 	mb->t_last = now;
 	if (d->sender == to_self(mb->g) && mb->rn > 0) {
 		t = mb->ring[mb->rhead];
-		mb->rhead = (mb->rhead + 1) % mb->rcap;
+		mb->rhead = (mb->rhead + 1) & (mb->rcap - 1);
 		mb->rn--;
 		burst_hist_add(&mb->me.h, now - t);
 	}
@@ -571,14 +571,14 @@ member_cast_payload(struct member *mb, uint64_t now)
 		    sizeof(*r))) == NULL)
 			err(EX_OSERR, NULL);
 		for (i = 0; i < mb->rn; i++)
-			r[i] = mb->ring[(mb->rhead + i) % mb->rcap];
+			r[i] = mb->ring[(mb->rhead + i) & (mb->rcap - 1)];
 		free(mb->ring);
 		mb->ring = r;
 		mb->rhead = 0;
 		mb->rcap = mb->rcap ? mb->rcap * 2 : 1024;
 	}
 	/* in before to_cast(): it may deliver the payload back at once */
-	mb->ring[(mb->rhead + mb->rn++) % mb->rcap] = now;
+	mb->ring[(mb->rhead + mb->rn++) & (mb->rcap - 1)] = now;
 	if (to_cast(mb->g, mb->payload, mb->cell.size) == 0) {
 		mb->me.cast++;
 		return 1;
