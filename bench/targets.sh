@@ -111,14 +111,18 @@ worst=$(for p in totem tomfc total dynord dynseq dysfc; do
 done | max)
 row "3 m=1 adaptive / off, worst protocol" "$worst" 2 "<=" "x"
 
-# 4: packing against none, at m >= 1000
-burst pack --local 3 -p totem,tomfc,dynseq,dysfc -m 1000,10000 --one -r 5
+# 4: packing against none, at m >= 1000: the packing protocols with the
+# best packing (adaptive, as in 1 and 2), the others with none
+burst packed --local 3 -p tomfc,dysfc --pack adaptive -m 1000,10000 --one \
+    -r 20 -n 3
+burst unpacked --local 3 -p totem,dynseq --pack off -m 1000,10000 --one \
+    -r 20 -n 3
 for m in 1000 10000; do
 	for pair in tomfc:totem dysfc:dynseq; do
 		p=${pair%:*}
 		u=${pair#*:}
-		r=$(awk -v a="$(pick pack throughput protocol="$p" m="$m")" \
-		    -v b="$(pick pack throughput protocol="$u" m="$m")" \
+		r=$(awk -v a="$(pick packed throughput protocol="$p" m="$m")" \
+		    -v b="$(pick unpacked throughput protocol="$u" m="$m")" \
 		    'BEGIN { print a / b }')
 		row "4 $p / $u, m=$m" "$r" 100 ">=" "x"
 	done
