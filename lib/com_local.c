@@ -19,7 +19,8 @@
  * The peer list is read again from the directory when the transport opens,
  * before a send when the last scan is older than SCAN_NS, on forget(), and
  * when learn() or a unicast names a member the list lacks (at most once per
- * SCAN_NS for the same unknown member).  A scan removes the entries of
+ * SCAN_NS for the same unknown member, and once per MISS_NS for any, so
+ * that a stream of datagrams from made-up ids costs a few scans a second).  A scan removes the entries of
  * processes that no longer exist, so a member that crashed is forgotten
  * (and temporary names that a crash left behind).
  * Drops for want of buffer space are transient (return 0): NAK repairs them.
@@ -51,6 +52,7 @@
 #define LOCAL_MTU	65000		/* loopback carries 65536 */
 #define LOCAL_BUF	(4 << 20)	/* socket buffers we ask for */
 #define SCAN_NS		50000000ULL	/* rescan the directory after 50 ms */
+#define MISS_NS		5000000ULL	/* scans for unknown ids, 5 ms apart */
 #define GROUP_NAME_MAX	63
 #define TMP_PREFIX	".tmp."		/* an entry not yet renamed */
 
@@ -70,7 +72,7 @@ struct local_state {
 	struct mmsghdr		*mmsg;		/* cap of them, for fan-out */
 	uint64_t		 scanned;	/* when, CLOCK_MONOTONIC ns */
 	uint64_t		 miss_id;	/* last id a scan missed */
-	uint64_t		 miss_at;
+	uint64_t		 miss_at;	/* when */
 	uint16_t		 last_port;	/* source of the last recv */
 };
 
@@ -262,6 +264,7 @@ local_scan(struct transport *tr)
 	DIR *d;
 	int fd, tmp;
 
+	tr->scans++;
 	if ((fd = openat(st->dirfd, ".", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1)
 		return -1;
@@ -321,7 +324,8 @@ local_find(struct transport *tr, uint64_t id)
 	if ((p = local_lookup(st, id)) != NULL)
 		return p;
 	now = local_now();
-	if (id == st->miss_id && now - st->miss_at < SCAN_NS)
+	if (st->miss_at != 0 && now - st->miss_at <
+	    (id == st->miss_id ? SCAN_NS : MISS_NS))
 		return NULL;
 	if (local_scan(tr) == -1)
 		return NULL;

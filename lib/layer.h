@@ -173,6 +173,7 @@ struct transport {
 	uint64_t	 self;		/* member id */
 	size_t		 mtu;		/* largest datagram it carries */
 	size_t		 rcvbuf, sndbuf;/* socket buffers granted, 0: none */
+	uint64_t	 scans;		/* local: rendezvous directory reads */
 	size_t		 bufask;	/* and what it asked for */
 	void		*state;
 };

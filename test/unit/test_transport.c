@@ -262,7 +262,9 @@ test_local(void)
 	CHECK(b->ops->send(b, 0, &iov, 1) == -1 && errno == EMSGSIZE);
 	free(big);
 
-	/* A later member: learn() finds it at once. */
+	/* A later member: learn() finds it at once (once 5 ms passed since
+	 * the scan for 0xdead: scans for unknown ids are that far apart). */
+	msleep(10);
 	d = transport_open(&cfg, 0xd4);
 	CHECK(d != NULL);
 	if (d != NULL) {
@@ -306,6 +308,37 @@ test_local(void)
 	transport_close(b);
 	snprintf(dir, sizeof(dir), "%s/grp", tmpdir);
 	CHECK(entries(dir) == 0);
+}
+
+/*
+ * Datagrams from made-up ids (anyone on the host can send them) make a
+ * member read the directory at most once per 5 ms in all, not once per
+ * id: 10000 of them in t ns cost at most 2 + t / 5 ms scans.
+ */
+static void
+test_local_strangers(void)
+{
+	struct to_config cfg = { .group = "grp", .rundir = tmpdir };
+	struct transport *a;
+	struct timespec t0, t1;
+	uint64_t scans, ns, id;
+
+	if ((a = transport_open(&cfg, 0xa1)) == NULL) {
+		CHECK(a != NULL);
+		return;
+	}
+	scans = a->scans;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (id = 1; id <= 10000; id++)
+		a->ops->learn(a, 0x5000000000000000ULL + id);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ULL +
+	    (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
+	printf("# 10000 strangers: %llu scans in %llu us\n",
+	    (unsigned long long)(a->scans - scans),
+	    (unsigned long long)(ns / 1000));
+	CHECK(a->scans - scans <= 2 + ns / 5000000ULL);
+	transport_close(a);
 }
 
 static void
@@ -641,6 +674,7 @@ main(void)
 	}
 	test_open();
 	test_local();
+	test_local_strangers();
 	test_rundir();
 	test_udp();
 	test_udp_params();
