@@ -60,8 +60,8 @@ static const char toburst_synopsis[] =
     "               [-s list] [-r rounds] [-n repeats] [-p list]\n"
     "               [--pack list] [--pack-max bytes] [--compress level]\n"
     "               [--duration seconds] [-o table | tsv | json]\n"
-    "               [--plot file.svg] [-i iface] [-M bytes] [-t transport]\n"
-    "               [-T seconds] [-W window] [--stall seconds]\n"
+    "               [--plot file.svg] [-i iface] [-k keyfile] [-M bytes]\n"
+    "               [-t transport] [-T seconds] [-W window] [--stall seconds]\n"
     "               [--suspect ms] -g group -N members | --local members |\n"
     "               --netns members\n";
 
@@ -94,7 +94,7 @@ static int	 toburst_option(struct opts *, int, const char *);
 static const struct opts_tool toburst_tool = {
 	.name = "toburst",
 	.synopsis = toburst_synopsis,
-	.optstring = "g:hi:m:M:n:N:o:p:r:s:t:T:vVW:",
+	.optstring = "g:hi:k:m:M:n:N:o:p:r:s:t:T:vVW:",
 	.operands = 0,
 	.group_optional = 1,
 	.longs = toburst_longs,

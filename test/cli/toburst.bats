@@ -162,6 +162,22 @@ bad() {
 	bad "--local and --netns cannot be used together" --local 3 --netns 3
 }
 
+@test "toburst -k: the groups are sealed, the bare transport is not" {
+	key=$BATS_TEST_TMPDIR/group.key
+	(umask 077; head -c 32 /dev/urandom > "$key")
+	run -0 --separate-stderr small --one -o tsv -p raw,dynseq
+	plain=$(awk -F '\t' '$2 == "dynseq" { print $20 }' <<<"$output")
+	run -0 --separate-stderr small --one -o tsv -p raw,dynseq -k "$key"
+	sealed=$(awk -F '\t' '$2 == "dynseq" { print $20 }' <<<"$output")
+	raw=$(awk -F '\t' '$2 == "raw" { print $20 }' <<<"$output")
+	# bytes_per_msg: the seal (nonce and tag) on every datagram
+	awk -v p="$plain" -v s="$sealed" 'BEGIN { exit !(s > p + 16) }'
+	[ "$raw" = 14.0 ]
+	head -c 8 /dev/urandom > "$key"
+	run -64 --separate-stderr small -k "$key"
+	[[ "$stderr" == "toburst: -k $key: key too short"* ]]
+}
+
 @test "toburst --netns without root: exit 77 with a clear message" {
 	local cmd
 
