@@ -54,14 +54,14 @@ $(LIB): $(LIBOBJ)
 	$(AR) rcs $@ $(LIBOBJ)
 
 lib/%.o: lib/%.c $(LIBHDR)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LTOFLAGS) $(WFLAGS) -c -o $@ $<
 
 cmd/%.o: cmd/%.c $(LIBHDR) cmd/opts.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LTOFLAGS) $(WFLAGS) -c -o $@ $<
 
 $(BIN): %: %.o $(CMDCOM) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $@.o $(filter cmd/burst_%.o,$^) $(CMDCOM) \
-	    $(LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LTOFLAGS) $(WFLAGS) $(LDFLAGS) -o $@ $@.o \
+	    $(filter cmd/burst_%.o,$^) $(CMDCOM) $(LIB) $(LDLIBS)
 
 cmd/toburst: $(BURSTOBJ)
 cmd/toburst.o $(BURSTOBJ): cmd/burst.h
