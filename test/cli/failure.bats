@@ -25,9 +25,22 @@ receivers() {
 	done
 }
 
-# burst: tocast casts 1..N once the view has a, b, c and itself.
+# burst: tocast casts 1..N once the view has a, b, c and itself, a
+# datagram each (--pack off), the paper's burst, which lasts long enough
+# to kill a member in the middle of it; packed ones end within 0.1 s
+# (kills in packed bursts: test_protocols, every protocol, in the
+# simulator).
 burst() {
-	start_sh tc "seq $N | tocast -g $g -w 4 -v --suspect $SUSPECT"
+	start_sh tc "seq $N | tocast -g $g -w 4 -v --pack off \
+	    --suspect $SUSPECT"
+}
+
+# packed: the same N lines in 100 bunches 10 ms apart, packed as tocast
+# does by default, so that the stream is still flowing at midway.
+packed() {
+	start_sh tc "for k in \$(seq 0 99); do
+		seq \$((k * $N / 100 + 1)) \$(((k + 1) * $N / 100)); sleep 0.01
+	    done | tocast -g $g -w 4 -v --suspect $SUSPECT"
 }
 
 # midway: until a's log is MIDWAY bytes long.
@@ -134,6 +147,17 @@ survivors_whole() {
 	survivors_whole b a c
 }
 
+@test "failure: SIGKILL of a receiver in a packed stream" {
+	g=$(group)
+	receivers -n "$N"
+	packed
+	midway
+	slay b
+	new_view a
+	new_view c
+	survivors_whole b a c
+}
+
 @test "failure: SIGKILL of the sender in a 100,000-message burst" {
 	g=$(group)
 	receivers
@@ -179,7 +203,7 @@ survivors_whole() {
 		start "$r" torecv -g "$g" -F -v -n "$N"
 		wait_for "$r" "joined view"
 	done
-	start_sh tc "seq $N | tocast -g $g -w 3 -v"
+	start_sh tc "seq $N | tocast -g $g -w 3 -v --pack off"
 	midway
 	start c torecv -g "$g" -F -v -A
 	for r in tc a b c; do
