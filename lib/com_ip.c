@@ -3,7 +3,11 @@
  *
  * The datagram size: the MTU of the interface named with -i, else of the
  * route the kernel picks for the destination (connect(2) on a scratch
- * socket, then IP_MTU), less 28 bytes of IPv4 and UDP header.  Datagrams go
+ * socket, then IP_MTU), less 28 bytes of IPv4 and UDP header.  A
+ * destination that is one of our own addresses is routed through lo,
+ * whose MTU says nothing of the network the others are on: for it, the
+ * MTU of the interface that holds the address (udpu://HOST naming a
+ * member on this host, its only peer until it learns the rest).  Datagrams go
  * out with IP_PMTUDISC_DO, so IP never fragments them: a datagram that does
  * not fit is refused by the kernel (EMSGSIZE) rather than split, since one
  * lost fragment loses the whole datagram.  A user who wants bigger
@@ -15,6 +19,7 @@
 #include <sys/socket.h>
 
 #include <net/if.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 
 #include <errno.h>
@@ -179,19 +184,49 @@ ip_iface_mtu(const char *iface, size_t *mtu)
 	return 0;
 }
 
-/* The MTU of the route to dst less the headers, or 0 if there is none. */
+/* The MTU, less the headers, of the interface that holds our address
+ * addr, or 0 if none does. */
+static size_t
+ip_local_mtu(struct in_addr addr)
+{
+	struct ifaddrs *all, *i;
+	struct sockaddr_in sin;
+	size_t mtu = 0;
+
+	if (getifaddrs(&all) == -1)
+		return 0;
+	for (i = all; i != NULL && mtu == 0; i = i->ifa_next) {
+		if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET)
+			continue;
+		memcpy(&sin, i->ifa_addr, sizeof(sin));
+		if (sin.sin_addr.s_addr == addr.s_addr &&
+		    ip_iface_mtu(i->ifa_name, &mtu) == -1)
+			mtu = 0;
+	}
+	freeifaddrs(all);
+	return mtu;
+}
+
+/* The MTU of the route to dst less the headers, or 0 if there is none;
+ * for one of our own addresses, of the interface that holds it. */
 static size_t
 ip_route_mtu(const struct sockaddr_in *dst)
 {
-	socklen_t sl = sizeof(int);
-	int fd, mtu = 0;
+	struct sockaddr_in src;
+	socklen_t sl = sizeof(int), al = sizeof(src);
+	int fd, mtu = 0, local;
+	size_t m;
 
 	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
 		return 0;
 	if (connect(fd, (const struct sockaddr *)dst, sizeof(*dst)) == -1 ||
 	    getsockopt(fd, IPPROTO_IP, IP_MTU, &mtu, &sl) == -1)
 		mtu = 0;
+	local = getsockname(fd, (struct sockaddr *)&src, &al) == 0 &&
+	    src.sin_addr.s_addr == dst->sin_addr.s_addr;
 	close(fd);
+	if (local && (m = ip_local_mtu(dst->sin_addr)) != 0)
+		return m;
 	return mtu >= IP_MTU_MIN + IP_OVERHEAD ?
 	    (size_t)mtu - IP_OVERHEAD : 0;
 }

@@ -224,7 +224,10 @@ loss() {
 		on "$i" r$i torecv -g "$G" -t udp -v
 	done
 	on_sh 2 b "seq -f 'b %.0f' 100000000 | tocast -g $G -t udp -w 4 -q"
-	on 1 a tocast -g "$G" -t udp -w 4 -r -v "$BATS_TEST_TMPDIR/a"
+	# a sends a datagram a line, so that it is still sending at the crash
+	# (packed, its 100,000 lines are out before r3 has 20,000)
+	on 1 a tocast -g "$G" -t udp -w 4 -r -v --pack off \
+	    "$BATS_TEST_TMPDIR/a"
 	wait_lines r3 20000
 	n3=$(views r3 3)
 	n4=$(views r4 3)
@@ -351,6 +354,26 @@ sizes() {
 	[ "$(snmp 1 FragCreates)" -gt 0 ]
 	run lab_exec 2 nft list chain inet lab loss
 	[[ "$output" =~ ip\ ttl\ 4\ counter\ packets\ [1-9] ]]
+}
+
+@test "udpu: naming only a member on its own host, datagrams fit the link" {
+	lab_up 2 "$LAB_NAME"
+	mkrec "$BATS_TEST_TMPDIR/in" 8000 3
+	# r2 first: rank 0, the sequencer, across the bridge from host 1
+	on 2 r2 torecv -0 -g "$G" -t "udpu://$(lab_addr 1)" -n 2 -v
+	wait_for r2 "(1 member)"
+	on 1 r1 torecv -0 -g "$G" -t udpu -n 2
+	wait_for r2 "(2 members)"
+	# its one peer is on its own host (a route through lo, MTU 65536):
+	# its datagrams must still fit host 1's eth0 (1500) to reach r2
+	on 1 c tocast -0 -g "$G" -t "udpu://$(lab_addr 1)?port=5999" -w 3 \
+	    --pack off "$BATS_TEST_TMPDIR/in"
+	ok c 30
+	ok r1
+	ok r2
+	same "$BATS_TEST_TMPDIR/in" "$(out r1)"
+	same "$BATS_TEST_TMPDIR/in" "$(out r2)"
+	[ "$(snmp 2 ReasmReqds)" -eq 0 ]
 }
 
 @test "udp, udpu: -v reports the socket buffers and a kernel limit on them" {
