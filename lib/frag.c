@@ -85,9 +85,8 @@ struct frag {
 	size_t		 limit;		/* largest payload of one datagram */
 	struct frag_rx	*rx;
 	size_t		 nrx, caprx;
-	struct to_msg	**own;		/* our cut broadcasts, first in first
-					   out; NULL: one that failed */
-	size_t		 own_head, nown, capown;
+	struct mq	 own;		/* our cut broadcasts; NULL: one that
+					   failed */
 	int		 own_off;	/* out of step (no memory): copy */
 };
 
@@ -139,9 +138,7 @@ frag_fini(struct layer *l)
 	for (i = 0; i < f->nrx; i++)
 		msg_free(f->rx[i].m);
 	free(f->rx);
-	for (i = 0; i < f->nown; i++)
-		msg_free(f->own[(f->own_head + i) % f->capown]);
-	free(f->own);
+	mq_clear(&f->own);
 	free(f);
 	l->state = NULL;
 }
@@ -170,42 +167,6 @@ frag_send_piece(struct layer *l, const struct to_msg *m, size_t off,
 	return layer_down(l, p);
 }
 
-/* Keep m (or NULL) for the loopback of our cut broadcast; -1 if no room. */
-static int
-frag_own_push(struct frag *f, struct to_msg *m)
-{
-	struct to_msg	**q;
-	size_t		 cap, i;
-
-	if (f->nown == f->capown) {
-		cap = f->capown ? f->capown * 2 : 8;
-		if ((q = reallocarray(NULL, cap, sizeof(*q))) == NULL)
-			return -1;
-		for (i = 0; i < f->nown; i++)
-			q[i] = f->own[(f->own_head + i) % f->capown];
-		free(f->own);
-		f->own = q;
-		f->own_head = 0;
-		f->capown = cap;
-	}
-	f->own[(f->own_head + f->nown++) % f->capown] = m;
-	return 0;
-}
-
-/* The next kept own message, or NULL (none kept, or one that failed). */
-static struct to_msg *
-frag_own_pop(struct frag *f)
-{
-	struct to_msg	*m;
-
-	if (f->nown == 0)
-		return NULL;
-	m = f->own[f->own_head];
-	f->own_head = (f->own_head + 1) % f->capown;
-	f->nown--;
-	return m;
-}
-
 /*
  * An entry for the cut broadcast m (NULL: it failed) whose FIRST went
  * down.  A clone, so that no other view of the buffer writes a header
@@ -215,13 +176,14 @@ frag_own_pop(struct frag *f)
 static void
 frag_own_keep(struct frag *f, const struct to_msg *m)
 {
-	struct to_msg	*c = m != NULL ? msg_clone(m) : NULL;
+	struct to_msg	*c;
 
-	if (frag_own_push(f, c) == 0)
+	if (mq_reserve(&f->own) == 0) {
+		c = m != NULL ? msg_clone(m) : NULL;
+		mq_push(&f->own, c);
 		return;
-	msg_free(c);
-	while (f->nown > 0)
-		msg_free(frag_own_pop(f));
+	}
+	mq_clear(&f->own);
 	f->own_off = 1;
 }
 
@@ -311,20 +273,18 @@ frag_bad(struct layer *l, struct to_msg *m)
 }
 
 /* A FIRST of a cut message: start reassembly in a buffer of its total,
- * or, for our own broadcast, in the message we kept when we cut it. */
+ * or in *own, the message we kept when we cut it if it is ours (taken:
+ * *own set to NULL). */
 static void
-frag_rx_start(struct layer *l, struct to_msg *m, int p2p)
+frag_rx_start(struct layer *l, struct to_msg *m, int p2p,
+    struct to_msg **own)
 {
 	struct frag	*f = l->state;
 	struct frag_rx	*r, *rx;
-	struct to_msg	*own = NULL;
 	const unsigned char *h = msg_data(m);
 	size_t		 total, len;
 
-	if (!p2p && m->meta.src == layer_self(l) && !f->own_off)
-		own = frag_own_pop(f);
 	if (msg_len(m) < FRAG_HDR_FIRST) {
-		msg_free(own);
 		frag_bad(l, m);
 		return;
 	}
@@ -333,7 +293,6 @@ frag_rx_start(struct layer *l, struct to_msg *m, int p2p)
 	/* a cut message has at least one byte after its first fragment */
 	if (total > frag_max_msg(l) || len >= total ||
 	    f->nrx == FRAG_STREAMS_MAX) {
-		msg_free(own);
 		frag_bad(l, m);
 		return;
 	}
@@ -341,7 +300,6 @@ frag_rx_start(struct layer *l, struct to_msg *m, int p2p)
 		rx = reallocarray(f->rx, f->caprx ? f->caprx * 2 : 8,
 		    sizeof(*rx));
 		if (rx == NULL) {
-			msg_free(own);
 			frag_bad(l, m);
 			return;
 		}
@@ -349,16 +307,14 @@ frag_rx_start(struct layer *l, struct to_msg *m, int p2p)
 		f->caprx = f->caprx ? f->caprx * 2 : 8;
 	}
 	r = &f->rx[f->nrx];
-	r->own = own != NULL && msg_len(own) == total;
+	r->own = *own != NULL && msg_len(*own) == total;
 	if (r->own) {
-		r->m = own;
-		own = NULL;
+		r->m = *own;
+		*own = NULL;
 	} else if ((r->m = msg_new(MSG_HEADROOM, total)) == NULL) {
-		msg_free(own);
 		frag_bad(l, m);
 		return;
 	}
-	msg_free(own);
 	f->nrx++;
 	r->src = m->meta.src;
 	r->p2p = p2p;
@@ -408,6 +364,7 @@ frag_up(struct layer *l, struct to_msg *m)
 {
 	struct frag	*f = l->state;
 	struct frag_rx	*r;
+	struct to_msg	*own = NULL;
 	int		 flg, p2p = m->meta.dst != 0;
 
 	if (msg_len(m) < FRAG_HDR || (msg_data(m)[0] & ~FRAG_FLAGS) != 0) {
@@ -439,7 +396,11 @@ frag_up(struct layer *l, struct to_msg *m)
 		layer_up(l, m);
 		break;
 	case FRAG_FIRST:
-		frag_rx_start(l, m, p2p);
+		/* every FIRST of ours takes its entry, used or not */
+		if (!p2p && m->meta.src == layer_self(l) && !f->own_off)
+			own = mq_pop(&f->own);
+		frag_rx_start(l, m, p2p, &own);
+		msg_free(own);
 		break;
 	case FRAG_LAST:
 		frag_rx_add(l, m, r, 1);

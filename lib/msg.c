@@ -240,3 +240,54 @@ msg_fit(struct to_msg *m)
 	nb->lo = cap;
 	m->buf = nb;
 }
+
+/* --- first in first out queues of messages --------------------------- */
+
+int
+mq_reserve(struct mq *q)
+{
+	struct to_msg	**nq;
+	size_t		 cap, i;
+
+	if (q->n < q->cap)
+		return 0;
+	cap = q->cap ? q->cap * 2 : 64;
+	if ((nq = reallocarray(NULL, cap, sizeof(*nq))) == NULL)
+		return -1;
+	for (i = 0; i < q->n; i++)
+		nq[i] = q->q[(q->head + i) % q->cap];
+	free(q->q);
+	q->q = nq;
+	q->head = 0;
+	q->cap = cap;
+	return 0;
+}
+
+void
+mq_push(struct mq *q, struct to_msg *m)
+{
+	q->q[(q->head + q->n) % q->cap] = m;
+	q->n++;
+}
+
+struct to_msg *
+mq_pop(struct mq *q)
+{
+	struct to_msg	*m;
+
+	if (q->n == 0)
+		return NULL;
+	m = q->q[q->head];
+	q->head = (q->head + 1) % q->cap;
+	q->n--;
+	return m;
+}
+
+void
+mq_clear(struct mq *q)
+{
+	while (q->n > 0)
+		msg_free(mq_pop(q));
+	free(q->q);
+	memset(q, 0, sizeof(*q));
+}

@@ -78,6 +78,21 @@ msg_len(const struct to_msg *m)
 	return m->len;
 }
 
+/* Messages first in first out (a ring that doubles); NULL entries allowed. */
+struct mq {
+	struct to_msg	**q;
+	size_t		 head, n, cap;
+};
+
+/* Make room for one more; -1 if there is no memory. */
+int		 mq_reserve(struct mq *);
+/* Append m, after mq_reserve(). */
+void		 mq_push(struct mq *, struct to_msg *);
+/* The first, or NULL if none. */
+struct to_msg	*mq_pop(struct mq *);
+/* Free every message and the ring; the queue is empty after. */
+void		 mq_clear(struct mq *);
+
 /* Big-endian field access; callers check lengths first. */
 static inline void
 put16(unsigned char *p, uint16_t v)

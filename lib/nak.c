@@ -205,11 +205,6 @@ struct peer {
 	struct stream	 tx;		/* our stream to it */
 };
 
-/* Messages to deliver from the timer, first in first out. */
-struct mq {
-	struct to_msg	**q;
-	size_t		 head, n, cap;
-};
 
 struct nak {
 	struct peer	*me;
@@ -339,48 +334,6 @@ stream_restart(struct stream *st, uint64_t epoch)
 	memset(st, 0, sizeof(*st));
 	st->epoch = epoch;
 	st->next = st->ring.lo = 1;
-}
-
-/* Make room for one more; -1 if there is no memory. */
-static int
-mq_reserve(struct mq *q)
-{
-	struct to_msg	**nq;
-	size_t		 cap, i;
-
-	if (q->n < q->cap)
-		return 0;
-	cap = q->cap ? q->cap * 2 : 64;
-	if ((nq = reallocarray(NULL, cap, sizeof(*nq))) == NULL)
-		return -1;
-	for (i = 0; i < q->n; i++)
-		nq[i] = q->q[(q->head + i) % q->cap];
-	free(q->q);
-	q->q = nq;
-	q->head = 0;
-	q->cap = cap;
-	return 0;
-}
-
-/* After mq_reserve(). */
-static void
-mq_push(struct mq *q, struct to_msg *m)
-{
-	q->q[(q->head + q->n) % q->cap] = m;
-	q->n++;
-}
-
-static struct to_msg *
-mq_pop(struct mq *q)
-{
-	struct to_msg	*m;
-
-	if (q->n == 0)
-		return NULL;
-	m = q->q[q->head];
-	q->head = (q->head + 1) % q->cap;
-	q->n--;
-	return m;
 }
 
 /* --- members --------------------------------------------------------- */
@@ -1783,7 +1736,6 @@ nak_fini(struct layer *l)
 {
 	struct nak	*s = l->state;
 	struct peer	*p;
-	struct to_msg	*m;
 	size_t		 i;
 
 	if (s == NULL)
@@ -1796,9 +1748,7 @@ nak_fini(struct layer *l)
 		if (s->peers[i] != s->me)
 			peer_free(s->peers[i]);
 	peer_free(s->me);
-	while ((m = mq_pop(&s->loop)) != NULL)
-		msg_free(m);
-	free(s->loop.q);
+	mq_clear(&s->loop);
 	free(s->peers);
 	free(s->ack);
 	free(s);
