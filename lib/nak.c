@@ -426,8 +426,11 @@ nak_stabilize(struct nak *s, struct peer *pj)
 			min = a;
 	}
 	if (min > pj->bc.acked) {
-		if (pj == s->me)
+		if (pj == s->me) {
 			s->acked_end = ring_at(&pj->bc.ring, min)->end;
+			if (s->sent < min)
+				s->sent = min;	/* repaired before their turn */
+		}
 		pj->bc.acked = min;
 		ring_release(&pj->bc.ring, min);
 	}
@@ -637,6 +640,13 @@ nak_loop(struct layer *l, struct to_msg *m, uint64_t dst, uint64_t seq)
 	layer_wake_by(l, layer_now(l));
 }
 
+/* Some of our broadcasts wait for room in flight. */
+static int
+nak_waiting(const struct nak *s)
+{
+	return s->sent < s->me->bc.next - 1;
+}
+
 /* Bytes of our broadcasts sent and not yet held by everyone. */
 static uint64_t
 nak_flight(const struct nak *s)
@@ -654,9 +664,7 @@ nak_transmit(struct layer *l)
 	struct peer	*me = s->me;
 	struct to_msg	*c;
 
-	if (s->sent < me->bc.acked)
-		s->sent = me->bc.acked;	/* repaired before their turn */
-	while (s->sent < me->bc.next - 1 && nak_flight(s) < s->flight_max) {
+	while (nak_waiting(s) && nak_flight(s) < s->flight_max) {
 		if ((c = msg_clone(ring_at(&me->bc.ring,
 		    s->sent + 1)->m)) == NULL)
 			return;
@@ -690,8 +698,6 @@ nak_cast(struct layer *l, struct to_msg *m)
 		nak_stabilize(s, me);
 	nak_loop(l, loop, 0, seq);
 	nak_touch(l);
-	if (s->sent < me->bc.acked)
-		s->sent = me->bc.acked;
 	if (s->sent != seq - 1 || nak_flight(s) >= s->flight_max) {
 		msg_free(m);	/* kept: nak_transmit sends it */
 		return 0;
@@ -1262,7 +1268,7 @@ nak_up(struct layer *l, struct to_msg *m)
 		layer_stats(l)->dropped_foreign++;
 	if (rv != 0)
 		msg_free(m);
-	if (s->sent < s->me->bc.next - 1)
+	if (nak_waiting(s))
 		nak_transmit(l);
 	s->depth--;
 	nak_bury(l);
@@ -1556,7 +1562,7 @@ nak_backlog(const struct nak *s)
 	const struct stream *st;
 	size_t		 i, b = 0;
 
-	if (s->sent < s->me->bc.next - 1)
+	if (nak_waiting(s))
 		return EV_BACKLOG_FULL;
 	for (i = 0; i < s->n; i++) {
 		st = &s->peers[i]->bc;
@@ -1645,7 +1651,7 @@ nak_rearm(struct layer *l)
 	size_t		 i;
 
 	if (s->loop.n > 0 || (s->cutting && s->cut_check) ||
-	    (s->sent < s->me->bc.next - 1 && nak_flight(s) < s->flight_max))
+	    (nak_waiting(s) && nak_flight(s) < s->flight_max))
 		t = now;
 	if (s->viewed && s->me->idx >= 0) {
 		x = s->status_at + (s->dirty ? NAK_STATUS_GAP : NAK_HEARTBEAT);
@@ -1687,7 +1693,7 @@ nak_timer(struct layer *l)
 		if (p->rx.nak_at != 0 && p->rx.nak_at <= now)
 			nak_request(l, p, 0);
 	}
-	if (s->sent < s->me->bc.next - 1)
+	if (nak_waiting(s))
 		nak_transmit(l);
 	if (nak_status_due(s, now))
 		nak_status(l);
