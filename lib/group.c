@@ -36,7 +36,8 @@ struct to_group {
 	int		 error;		/* why the library let us go, or 0 */
 	char		 why[96];
 	int		 paused;	/* to_pause: read no datagrams */
-	struct to_msg	*dgram;		/* the next datagram is received here */
+	struct to_msg	*dgram;		/* the next datagram is received here
+					   (made when needed) */
 	uint64_t	 now;		/* the stack's clock, as last set */
 	size_t		 backlog;	/* as last asked of the stack */
 	uint32_t	 since;		/* casts since the clock and the backlog
@@ -186,8 +187,7 @@ to_open(const struct to_config *cfg, const struct to_callbacks *cb)
 	app.deliver = group_deliver;
 	app.event = group_event;
 	app.arg = g;
-	if ((g->dgram = msg_new(0, GROUP_DGRAM_MAX)) == NULL ||
-	    (g->tr = transport_open(&g->cfg, g->self)) == NULL ||
+	if ((g->tr = transport_open(&g->cfg, g->self)) == NULL ||
 	    (g->stack = stack_new(&g->cfg, g->tr, g->self, &app,
 	    to_now())) == NULL) {
 		saved = errno;
@@ -326,8 +326,6 @@ to_can_cast(struct to_group *g)
 int
 to_cast(struct to_group *g, const void *data, size_t len)
 {
-	struct to_msg	*m;
-
 	if (len > g->cfg.max_msg) {
 		errno = EMSGSIZE;
 		return -1;
@@ -341,11 +339,11 @@ to_cast(struct to_group *g, const void *data, size_t len)
 		g->now = to_now();
 		stack_set_now(g->stack, g->now);
 	}
-	if (!stack_cast_bytes(g->stack, data, len) &&
-	    ((m = msg_from(data, len)) == NULL ||
-	    stack_cast(g->stack, m) == -1))
+	if (stack_cast_data(g->stack, data, len) == -1)
 		return -1;
-	g->since = len > GROUP_KEEP_MIN ? GROUP_CAST_BATCH : g->since + 1;
+	/* fragments add one each: ask the stack again at the next cast */
+	g->since = len + MSG_HEADROOM > g->tr->mtu ? GROUP_CAST_BATCH :
+	    g->since + 1;
 	g->own_cast++;
 	stack_stats(g->stack)->casts++;
 	return 0;

@@ -208,8 +208,9 @@ void		 stack_run_timers(struct stack *);
 /* One datagram from the transport, into the bottom layer. */
 void		 stack_input(struct stack *, struct to_msg *);
 int		 stack_cast(struct stack *, struct to_msg *);
-/* A cast the top layer takes as bytes (cast_bytes): 1, else 0. */
-int		 stack_cast_bytes(struct stack *, const void *, size_t);
+/* A cast of a copy of data: taken as bytes by the top layer's cast_bytes
+ * if it can, else as a message through stack_cast(). */
+int		 stack_cast_data(struct stack *, const void *, size_t);
 void		 stack_ctl(struct stack *, struct event *);
 struct to_stats	*stack_stats(struct stack *);
 uint64_t	 stack_self(const struct stack *);

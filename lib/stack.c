@@ -310,12 +310,16 @@ stack_cast(struct stack *s, struct to_msg *m)
 }
 
 int
-stack_cast_bytes(struct stack *s, const void *data, size_t len)
+stack_cast_data(struct stack *s, const void *data, size_t len)
 {
 	struct layer	*top = &s->layers[0];
+	struct to_msg	*m;
 
-	return top->ops->cast_bytes != NULL &&
-	    top->ops->cast_bytes(top, data, len);
+	if (top->ops->cast_bytes != NULL && top->ops->cast_bytes(top, data, len))
+		return 0;
+	if ((m = msg_from(data, len)) == NULL)
+		return -1;
+	return top->ops->down(top, m);
 }
 
 void

@@ -364,15 +364,8 @@ sim_run(struct sim *s, int (*pred)(struct sim *, void *), void *arg,
 int
 sim_cast(struct sim *s, int i, const void *p, size_t len)
 {
-	struct to_msg	*m;
-
 	stack_set_now(s->nodes[i].stack, s->now);
-	/* as to_cast() does: into an open pack, else as a message */
-	if (stack_cast_bytes(s->nodes[i].stack, p, len))
-		return 0;
-	if ((m = msg_from(p, len)) == NULL)
-		return -1;
-	return stack_cast(s->nodes[i].stack, m);
+	return stack_cast_data(s->nodes[i].stack, p, len);	/* as to_cast() */
 }
 
 void
