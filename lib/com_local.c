@@ -20,8 +20,9 @@
  * before a send when the last scan is older than SCAN_NS, on forget(), and
  * when learn() or a unicast names a member the list lacks (at most once per
  * SCAN_NS for the same unknown member, and once per MISS_NS for any, so
- * that a stream of datagrams from made-up ids costs a few scans a second).  A scan removes the entries of
- * processes that no longer exist, so a member that crashed is forgotten
+ * that a stream of datagrams from made-up ids costs a few scans a
+ * second).  A scan removes the entries of processes that no longer
+ * exist, so a member that crashed is forgotten
  * (and temporary names that a crash left behind).
  * Drops for want of buffer space are transient (return 0): NAK repairs them.
  */

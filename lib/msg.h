@@ -78,7 +78,7 @@ msg_len(const struct to_msg *m)
 	return m->len;
 }
 
-/* Messages first in first out (a ring that doubles); NULL entries allowed. */
+/* Messages first in first out (a ring that doubles); NULL entries too. */
 struct mq {
 	struct to_msg	**q;
 	size_t		 head, n, cap;
