@@ -83,7 +83,7 @@ to_protocol_about(const char *name)
 }
 
 static void
-group_deliver(void *arg, struct to_msg *m)
+group_deliver(void *arg, const struct to_msg *m)
 {
 	struct to_group	*g = arg;
 	struct to_delivery d;
@@ -100,7 +100,6 @@ group_deliver(void *arg, struct to_msg *m)
 	stack_stats(g->stack)->delivered++;
 	if (g->cb.deliver != NULL)
 		g->cb.deliver(g->cb.arg, &d);
-	msg_free(m);
 }
 
 static void

@@ -125,6 +125,9 @@ struct layer {
  */
 int		 layer_down(struct layer *, struct to_msg *);
 void		 layer_up(struct layer *, struct to_msg *);
+/* Hand on a view the caller keeps (layer_up takes a copy of it when the
+ * next layer is not the application, which only reads it). */
+void		 layer_up_view(struct layer *, const struct to_msg *);
 void		 layer_ctl_down(struct layer *, struct event *);
 void		 layer_ctl_up(struct layer *, struct event *);
 
@@ -191,7 +194,8 @@ extern const struct transport_ops transport_local, transport_udp,
 /* --- the stack ------------------------------------------------------- */
 
 struct stack_app {
-	void	(*deliver)(void *arg, struct to_msg *);	/* takes the message */
+	/* borrows the message: it is the stack's again after the call */
+	void	(*deliver)(void *arg, const struct to_msg *);
 	void	(*event)(void *arg, struct event *);
 	void	*arg;
 };

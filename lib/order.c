@@ -323,7 +323,7 @@ order_deliver_at(struct order *o, struct to_msg *u, uint64_t sender,
     uint64_t sseq, uint64_t pos)
 {
 	struct pack_rd	 rd;
-	struct to_msg	*m;
+	struct to_msg	 m;
 	uint64_t	*last = order_last(o, sender), done = 0;
 	uint32_t	 count = pack_count(u), i;
 
@@ -337,21 +337,18 @@ order_deliver_at(struct order *o, struct to_msg *u, uint64_t sender,
 		layer_stats(o->l)->dropped_bad++;
 	else {
 		for (i = 0; i < count; i++) {
-			if ((m = pack_next(&rd)) == NULL)
-				continue;
+			if (pack_next(&rd, &m) == -1)
+				break;
+			/* the application may have changed the view */
 			last = order_last(o, sender);
-			if (last == NULL || sseq + i <= *last) {
-				msg_free(m);
+			if (last == NULL || sseq + i <= *last)
 				continue;
-			}
 			*last = done = sseq + i;
-			m->meta.src = sender;
-			m->meta.dst = 0;
-			m->meta.flags = 0;
-			m->meta.sender_seq = sseq + i;
-			m->meta.global_seq = ++o->gseq;
-			m->meta.view_id = o->view.id;
-			layer_up(o->l, m);
+			m.meta.src = sender;
+			m.meta.sender_seq = sseq + i;
+			m.meta.global_seq = ++o->gseq;
+			m.meta.view_id = o->view.id;
+			layer_up_view(o->l, &m);
 		}
 		pack_close(&rd);
 	}

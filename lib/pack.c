@@ -396,32 +396,25 @@ bad:
 	return -1;
 }
 
-struct to_msg *
-pack_next(struct pack_rd *rd)
+int
+pack_next(struct pack_rd *rd, struct to_msg *v)
 {
-	struct to_msg	*c;
 	size_t		 k;
 	uint32_t	 len = 0;
 
 	if (rd->left == 0 || rd->body == NULL)
-		return NULL;
+		return -1;
 	rd->left--;
-	if (rd->one) {
-		c = rd->body;
-		rd->body = NULL;
-		return c;
-	}
+	*v = *rd->body;
+	memset(&v->meta, 0, sizeof(v->meta));
+	if (rd->one)
+		return 0;
 	k = varint_get(msg_data(rd->body) + rd->at, msg_len(rd->body) -
 	    rd->at, &len);
-	if ((c = msg_clone(rd->body)) == NULL) {
-		rd->at += k + len;
-		return NULL;
-	}
-	c->off = rd->body->off + rd->at + k;
-	c->len = len;
-	memset(&c->meta, 0, sizeof(c->meta));
+	v->off = rd->body->off + rd->at + k;
+	v->len = len;
 	rd->at += k + len;
-	return c;
+	return 0;
 }
 
 void

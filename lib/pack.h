@@ -74,8 +74,10 @@ struct pack_rd {
  * its messages; raw_max bounds a compressed pack's inflated size.  -1
  * with EBADMSG. */
 int		 pack_open(struct pack_rd *, struct to_msg *, size_t raw_max);
-/* The next message (sharing the unit's bytes), NULL at the end. */
-struct to_msg	*pack_next(struct pack_rd *);
+/* The next message into *v, a view of the unit's bytes that holds no
+ * reference: read it, do not free it, and not after pack_close(); -1 at
+ * the end. */
+int		 pack_next(struct pack_rd *, struct to_msg *v);
 void		 pack_close(struct pack_rd *);
 
 #endif /* TO_PACK_H */

@@ -183,9 +183,21 @@ layer_down(struct layer *l, struct to_msg *m)
 void
 layer_up(struct layer *l, struct to_msg *m)
 {
-	if (l->above == NULL)
+	if (l->above == NULL) {
 		l->stack->app.deliver(l->stack->app.arg, m);
-	else
+		msg_free(m);
+	} else
+		l->above->ops->up(l->above, m);
+}
+
+void
+layer_up_view(struct layer *l, const struct to_msg *v)
+{
+	struct to_msg	*m;
+
+	if (l->above == NULL)
+		l->stack->app.deliver(l->stack->app.arg, v);
+	else if ((m = msg_clone(v)) != NULL)
 		l->above->ops->up(l->above, m);
 }
 

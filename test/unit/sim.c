@@ -111,7 +111,7 @@ sim_verify_view(struct sim_node *nd, const struct to_view *v)
 }
 
 static void
-sim_deliver(void *arg, struct to_msg *m)
+sim_deliver(void *arg, const struct to_msg *m)
 {
 	struct sim_node	*nd = arg;
 	struct sim_rec	*r;
@@ -136,7 +136,6 @@ sim_deliver(void *arg, struct to_msg *m)
 	if ((r->data = malloc(r->len + 1)) == NULL)
 		err(1, "malloc");
 	memcpy(r->data, msg_data(m), r->len);
-	msg_free(m);
 }
 
 static void

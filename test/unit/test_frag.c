@@ -220,7 +220,7 @@ static const struct transport_ops rig_transport = {
 };
 
 static void
-rig_deliver(void *arg, struct to_msg *m)
+rig_deliver(void *arg, const struct to_msg *m)
 {
 	struct rig_node	*nd = arg;
 	struct rig_rec	*rec;
@@ -243,7 +243,6 @@ rig_deliver(void *arg, struct to_msg *m)
 		exit(1);
 	}
 	memcpy(rec->data, msg_data(m), rec->len);
-	msg_free(m);
 }
 
 static void

@@ -953,13 +953,12 @@ wired_send(void *net, uint64_t src, uint64_t dst, const void *p, size_t len)
 }
 
 static void
-wired_deliver(void *arg, struct to_msg *m)
+wired_deliver(void *arg, const struct to_msg *m)
 {
 	struct wired	*w = arg;
 	struct to_view	 v = { 2, 1, &w->id, w->id };
 	struct event	 e = { .type = EV_VIEW, .view = &v };
 
-	msg_free(m);
 	if (++w->got == 2 && w->leave) {
 		stack_ctl(w->stack, &e);
 		/* and a cast from inside the delivery, for good measure */

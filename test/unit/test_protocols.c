@@ -66,19 +66,20 @@ static int
 unit_is(struct to_msg *u, const char *const *msgs, int n)
 {
 	struct pack_rd	 rd;
-	struct to_msg	*m;
+	struct to_msg	 v, *m = &v;
 	int		 i, ok = 1;
 
 	if ((int)pack_count(u) != n || pack_open(&rd, u, 1 << 20) == -1)
 		return 0;
 	for (i = 0; i < n; i++) {
-		if ((m = pack_next(&rd)) == NULL)
+		if (pack_next(&rd, m) == -1) {
+			pack_close(&rd);
 			return 0;
+		}
 		ok &= msg_len(m) == strlen(msgs[i]) &&
 		    memcmp(msg_data(m), msgs[i], msg_len(m)) == 0;
-		msg_free(m);
 	}
-	ok &= pack_next(&rd) == NULL;
+	ok &= pack_next(&rd, m) == -1;
 	pack_close(&rd);
 	return ok;
 }

@@ -52,7 +52,7 @@ capture(void *net, uint64_t src, uint64_t dst, const void *p, size_t len)
 }
 
 static void
-deliver(void *arg, struct to_msg *m)
+deliver(void *arg, const struct to_msg *m)
 {
 	struct node	*nd = arg;
 	size_t		 n = msg_len(m) < sizeof(nd->last) - 1 ? msg_len(m) :
@@ -61,7 +61,6 @@ deliver(void *arg, struct to_msg *m)
 	nd->delivered++;
 	memcpy(nd->last, msg_data(m), n);
 	nd->last[n] = '\0';
-	msg_free(m);
 }
 
 static void
