@@ -304,17 +304,16 @@ com_fini(struct layer *l)
 	l->state = NULL;
 }
 
+/* Send the datagram of iovcnt parts, len bytes in all. */
 static int
-com_send(struct layer *l, uint64_t dst, void *p, size_t len)
+com_send(struct layer *l, uint64_t dst, const struct iovec *iov,
+    int iovcnt, size_t len)
 {
 	struct transport *tr = layer_transport(l);
 	struct to_stats	*st = layer_stats(l);
-	struct iovec	 iov;
 	int		 rv;
 
-	iov.iov_base = p;
-	iov.iov_len = len;
-	rv = tr->ops->send(tr, dst, &iov, 1);
+	rv = tr->ops->send(tr, dst, iov, iovcnt);
 	if (rv == 0) {
 		st->dgrams_sent++;
 		st->bytes_sent += len;
@@ -326,7 +325,8 @@ static int
 com_down_sealed(struct layer *l, struct to_msg *m)
 {
 	struct com	*c = l->state;
-	size_t		 len = m->len;
+	size_t		 len = msg_len(m);
+	struct iovec	 iov;
 	int		 rv;
 
 	if (len > layer_transport(l)->mtu - COM_HDR_SEALED) {
@@ -339,9 +339,13 @@ com_down_sealed(struct layer *l, struct to_msg *m)
 		errno = EOVERFLOW;
 		return -1;
 	}
+	/* sealed in place, both parts of m gathered first */
+	msg_read(m, 0, c->out + COM_HDR_SEALED, len);
 	com_seal_into(c->out, c->key, c->group, layer_self(l), m->meta.dst,
-	    ++c->counter, msg_data(m), len);
-	rv = com_send(l, m->meta.dst, c->out, COM_HDR_SEALED + len);
+	    ++c->counter, c->out + COM_HDR_SEALED, len);
+	iov.iov_base = c->out;
+	iov.iov_len = COM_HDR_SEALED + len;
+	rv = com_send(l, m->meta.dst, &iov, 1, iov.iov_len);
 	msg_free(m);
 	return rv;
 }
@@ -351,6 +355,8 @@ com_down(struct layer *l, struct to_msg *m)
 {
 	struct com	*c = l->state;
 	unsigned char	*h;
+	struct iovec	 iov[2];
+	uint32_t	 crc;
 	int		 rv;
 
 	if (c->sealed)
@@ -359,14 +365,24 @@ com_down(struct layer *l, struct to_msg *m)
 		msg_free(m);
 		return -1;
 	}
-	if (m->len > layer_transport(l)->mtu) {
+	if (msg_len(m) > layer_transport(l)->mtu) {
 		msg_free(m);
 		errno = EMSGSIZE;
 		return -1;
 	}
 	com_put_hdr(h, c->group, 0, layer_self(l), m->meta.dst);
-	put32(h + COM_CRC_OFF, com_crc(h, h + COM_HDR, m->len - COM_HDR));
-	rv = com_send(l, m->meta.dst, h, m->len);
+	crc = com_crc(h, h + COM_HDR, m->len - COM_HDR);
+	iov[0].iov_base = h;
+	iov[0].iov_len = m->len;
+	if (m->ext != NULL) {
+		/* a slice (frag.c): its second part goes as it is */
+		crc = libdeflate_crc32(crc, msg_ext_data(m), m->ext_len);
+		iov[1].iov_base = (void *)msg_ext_data(m);
+		iov[1].iov_len = m->ext_len;
+	}
+	put32(h + COM_CRC_OFF, crc);
+	rv = com_send(l, m->meta.dst, iov, m->ext != NULL ? 2 : 1,
+	    msg_len(m));
 	msg_free(m);
 	return rv;
 }

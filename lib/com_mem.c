@@ -4,6 +4,7 @@
  * calling stack_input() directly, so recv() has nothing to give.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "com_mem.h"
@@ -32,12 +33,25 @@ mem_send(struct transport *tr, uint64_t dst, const struct iovec *iov,
     int iovcnt)
 {
 	struct mem_port	*p = tr->state;
+	unsigned char	*d;
+	size_t		 len = 0, at = 0;
+	int		 i;
 
-	if (iovcnt != 1) {
-		errno = EINVAL;
-		return -1;
+	if (iovcnt == 1) {
+		p->send(p->net, tr->self, dst, iov[0].iov_base,
+		    iov[0].iov_len);
+		return 0;
 	}
-	p->send(p->net, tr->self, dst, iov[0].iov_base, iov[0].iov_len);
+	for (i = 0; i < iovcnt; i++)
+		len += iov[i].iov_len;
+	if ((d = malloc(len)) == NULL)
+		return -1;
+	for (i = 0; i < iovcnt; i++) {
+		memcpy(d + at, iov[i].iov_base, iov[i].iov_len);
+		at += iov[i].iov_len;
+	}
+	p->send(p->net, tr->self, dst, d, len);
+	free(d);
 	return 0;
 }
 

@@ -27,7 +27,10 @@
  *
  * A whole message is FIRST|LAST; a cut one is FIRST (with its total
  * length), zero or more middle fragments (flg 0), and LAST.  The total
- * counts payload bytes only, at most max_msg and at most 2^32-1.
+ * counts payload bytes only, at most max_msg and at most 2^32-1.  A
+ * fragment goes down as a slice of the message (msg_slice: its header in
+ * a part of its own, its payload shared with the message), so the bytes
+ * are not copied on their way to the socket.
  *
  * Unreliable messages (MSG_UNRELIABLE: membership control, unsequenced, may
  * be lost, duplicated or reordered) are never cut: down refuses one that
@@ -143,7 +146,8 @@ frag_fini(struct layer *l)
 	l->state = NULL;
 }
 
-/* Send one fragment of m: len bytes from off, behind header flg. */
+/* Send one fragment of m: len bytes from off, behind header flg; a
+ * slice of m's bytes, not a copy. */
 static int
 frag_send_piece(struct layer *l, const struct to_msg *m, size_t off,
     size_t len, int flg)
@@ -152,9 +156,8 @@ frag_send_piece(struct layer *l, const struct to_msg *m, size_t off,
 	unsigned char	*h;
 	size_t		 hl = flg == FRAG_FIRST ? FRAG_HDR_FIRST : FRAG_HDR;
 
-	if ((p = msg_new(MSG_HEADROOM, len)) == NULL)
+	if ((p = msg_slice(m, off, len)) == NULL)
 		return -1;
-	memcpy(msg_data(p), msg_data(m) + off, len);
 	p->meta.dst = m->meta.dst;
 	p->meta.flags = m->meta.flags;
 	if ((h = msg_push(p, hl)) == NULL) {
@@ -320,7 +323,7 @@ frag_rx_start(struct layer *l, struct to_msg *m, int p2p,
 	r->p2p = p2p;
 	r->m->meta = m->meta;
 	if (!r->own)
-		memcpy(msg_data(r->m), h + FRAG_HDR_FIRST, len);
+		msg_read(m, FRAG_HDR_FIRST, msg_data(r->m), len);
 	r->got = len;
 	msg_free(m);
 }
@@ -345,7 +348,7 @@ frag_rx_add(struct layer *l, struct to_msg *m, struct frag_rx *r, int last)
 		return;
 	}
 	if (!r->own)
-		memcpy(msg_data(r->m) + r->got, msg_data(m) + FRAG_HDR, len);
+		msg_read(m, FRAG_HDR, msg_data(r->m) + r->got, len);
 	r->got += len;
 	if (!last) {
 		msg_free(m);

@@ -149,9 +149,46 @@ msg_clone(const struct to_msg *m)
 		return NULL;
 	*c = *m;
 	c->buf->refs++;
+	if (c->ext != NULL)
+		c->ext->refs++;
 	if (m->off < c->buf->lo)
 		c->buf->lo = m->off;
 	return c;
+}
+
+struct to_msg *
+msg_slice(const struct to_msg *m, size_t off, size_t len)
+{
+	struct to_msg	*s;
+
+	if (m->ext != NULL) {
+		if ((s = msg_new(MSG_HEADROOM, len)) != NULL)
+			msg_read(m, off, msg_data(s), len);
+		return s;
+	}
+	if ((s = msg_new(MSG_HEADROOM, 0)) == NULL)
+		return NULL;
+	s->ext = m->buf;
+	s->ext->refs++;
+	s->ext_off = m->off + off;
+	s->ext_len = len;
+	return s;
+}
+
+void
+msg_read(const struct to_msg *m, size_t off, void *dst, size_t n)
+{
+	unsigned char	*d = dst;
+	size_t		 k = 0;
+
+	if (off < m->len) {
+		k = m->len - off < n ? m->len - off : n;
+		memcpy(d, msg_data(m) + off, k);
+		off = 0;
+	} else
+		off -= m->len;
+	if (n > k)
+		memcpy(d + k, msg_ext_data(m) + off, n - k);
 }
 
 void
@@ -161,6 +198,8 @@ msg_free(struct to_msg *m)
 		return;
 	if (--m->buf->refs == 0)
 		buf_free(m->buf);
+	if (m->ext != NULL && --m->ext->refs == 0)
+		buf_free(m->ext);
 	view_free(m);
 }
 
@@ -217,11 +256,19 @@ msg_pull(struct to_msg *m, size_t n)
 int
 msg_trim(struct to_msg *m, size_t len)
 {
-	if (len > m->len) {
+	if (len > msg_len(m)) {
 		errno = EBADMSG;
 		return -1;
 	}
+	if (len > m->len) {
+		m->ext_len = len - m->len;
+		return 0;
+	}
 	m->len = len;
+	if (m->ext != NULL && --m->ext->refs == 0)
+		buf_free(m->ext);
+	m->ext = NULL;
+	m->ext_len = 0;
 	return 0;
 }
 

@@ -7,6 +7,12 @@
  * down and pulls it on the way up, so the payload is never copied.  Several
  * views may share one buffer (a retransmission queue keeps its own), so a
  * layer only ever writes into bytes in front of its own view's offset.
+ *
+ * A view may have a second part: ext_len bytes of another buffer that
+ * follow its own.  FRAG cuts a long message into such slices, a header
+ * part and a part of the message's own buffer, so that no payload byte
+ * is copied on its way down to the socket (COM sends both parts with one
+ * gather write).  Headers are pushed and pulled in the first part only.
  */
 #ifndef TO_MSG_H
 #define TO_MSG_H
@@ -40,7 +46,9 @@ struct to_buf {
 
 struct to_msg {
 	struct to_buf	*buf;
-	size_t		 off, len;
+	size_t		 off, len;	/* the first part: [off, off+len) */
+	struct to_buf	*ext;		/* NULL, or the second part's buffer */
+	size_t		 ext_off, ext_len;
 	struct to_meta	 meta;
 };
 
@@ -50,6 +58,13 @@ struct to_msg	*msg_new(size_t headroom, size_t len);
 struct to_msg	*msg_from(const void *data, size_t len);
 /* Another view of the same bytes; freeing either leaves the other intact. */
 struct to_msg	*msg_clone(const struct to_msg *);
+/* A message of len bytes of m from off: an empty first part with
+ * headroom, and a second part that shares m's bytes (a copy if m has a
+ * second part itself).  Its meta is zero. */
+struct to_msg	*msg_slice(const struct to_msg *m, size_t off, size_t len);
+/* Copy n bytes of m, both parts, from off into dst. */
+void		 msg_read(const struct to_msg *m, size_t off, void *dst,
+		    size_t n);
 void		 msg_free(struct to_msg *);
 
 /*
@@ -58,7 +73,8 @@ void		 msg_free(struct to_msg *);
  * NAK layer holds it), the view first moves to a private copy.
  */
 unsigned char	*msg_push(struct to_msg *, size_t n);
-/* Shrink the view by n bytes at the front, returning them; NULL (EBADMSG) if short. */
+/* Shrink the first part by n bytes at the front, returning them; NULL
+ * (EBADMSG) if it is shorter. */
 unsigned char	*msg_pull(struct to_msg *, size_t n);
 /* Drop bytes at the end so the view is len long; -1 (EBADMSG) if shorter. */
 int		 msg_trim(struct to_msg *, size_t len);
@@ -66,16 +82,24 @@ int		 msg_trim(struct to_msg *, size_t len);
  * is its only one. */
 void		 msg_fit(struct to_msg *);
 
+/* The first part's bytes: all msg_len() of them unless m->ext. */
 static inline unsigned char *
 msg_data(const struct to_msg *m)
 {
 	return m->buf->bytes + m->off;
 }
 
+/* Bytes in both parts. */
 static inline size_t
 msg_len(const struct to_msg *m)
 {
-	return m->len;
+	return m->len + m->ext_len;
+}
+
+static inline const unsigned char *
+msg_ext_data(const struct to_msg *m)
+{
+	return m->ext->bytes + m->ext_off;
 }
 
 /* Messages first in first out (a ring that doubles); NULL entries too. */

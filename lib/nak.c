@@ -593,8 +593,7 @@ nak_piggyback(struct layer *l, const struct to_msg *m, uint64_t seq)
 	if (s->below + len <= layer_transport(l)->mtu &&
 	    (p = msg_new(MSG_HEADROOM, len)) != NULL) {
 		nak_put_vector(msg_data(p), NAK_DATA, NAK_F_ACKS, seq, v, k);
-		memcpy(msg_data(p) + len - msg_len(m), msg_data(m),
-		    msg_len(m));
+		msg_read(m, 0, msg_data(p) + len - msg_len(m), msg_len(m));
 		p->meta = m->meta;
 		s->dirty = 0;
 		s->status_at = layer_now(l);

@@ -138,25 +138,32 @@ rig_find(struct rig *r, uint64_t id)
 }
 
 static void
-rig_send(void *net, uint64_t src, uint64_t dst, const void *p, size_t len)
+rig_send(void *net, uint64_t src, uint64_t dst, const struct iovec *iov,
+    int iovcnt)
 {
 	struct rig	*r = net;
 	struct rig_node	*from = rig_find(r, src), *to;
 	struct rig_dgram *d;
-	int		 q = 0;
+	size_t		 len = 0;
+	int		 i, q = 0;
 
 	if (dst != 0) {
 		if ((to = rig_find(r, dst)) == NULL)
 			return;
 		q = to->index + 1;
 	}
+	for (i = 0; i < iovcnt; i++)
+		len += iov[i].iov_len;
 	if ((d = malloc(sizeof(*d) + len)) == NULL) {
 		perror("malloc");
 		exit(1);
 	}
 	d->next = NULL;
-	d->len = len;
-	memcpy(d->data, p, len);
+	d->len = 0;
+	for (i = 0; i < iovcnt; i++) {
+		memcpy(d->data + d->len, iov[i].iov_base, iov[i].iov_len);
+		d->len += iov[i].iov_len;
+	}
 	if (r->tail[from->index][q] != NULL)
 		r->tail[from->index][q]->next = d;
 	else
@@ -189,11 +196,7 @@ rig_tr_send(struct transport *tr, uint64_t dst, const struct iovec *iov,
 	}
 	if (nd->rig->fail_after > 0)
 		nd->rig->fail_after--;
-	if (iovcnt != 1) {
-		errno = EINVAL;
-		return -1;
-	}
-	rig_send(nd->rig, tr->self, dst, iov[0].iov_base, iov[0].iov_len);
+	rig_send(nd->rig, tr->self, dst, iov, iovcnt);
 	return 0;
 }
 
