@@ -858,9 +858,9 @@ opts_out_init(struct opts_out *out, enum frame_mode mode)
 	struct stat	 st;
 	int		 fl;
 
+	memset(out, 0, sizeof(*out));
 	out->fd = STDOUT_FILENO;
 	out->oflags = -1;
-	out->high = OPTS_OUT_HIGH;
 	if (opts_stdout_closed)
 		errx(EX_IOERR, "stdout: %s", strerror(EBADF));
 	if ((out->w = frame_writer_new(mode)) == NULL)
@@ -937,7 +937,7 @@ opts_out_flush(struct opts_out *out, int block)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && errno == EAGAIN) {
-			if (!block && len <= out->high)
+			if (!block)
 				return 0;
 			if (opts_out_wait(out->fd) == -1)
 				return errno == EINTR ? 0 : -1;
@@ -962,6 +962,53 @@ opts_out_event(struct opts_out *out, short revents)
 		return -1;
 	}
 	return opts_out_flush(out, 0);
+}
+
+void
+opts_out_pace(struct opts_out *out, const struct opts *o, struct to_group *g,
+    int may_pause)
+{
+	size_t	 len;
+
+	(void)frame_writer_pending(out->w, &len);
+	if (out->paused && len < out->pending)
+		out->blocked = to_now();
+	out->pending = len;
+	if (!out->paused && len > OPTS_OUT_HIGH && may_pause) {
+		out->paused = 1;
+		out->blocked = to_now();
+		to_pause(g, 1);
+		opts_verbose(o, "stdout full: pausing");
+	} else if (out->paused && (len <= OPTS_OUT_HIGH / 2 || !may_pause)) {
+		out->paused = 0;
+		to_pause(g, 0);
+		opts_verbose(o, "stdout drained: resuming");
+	}
+}
+
+int
+opts_out_stalled(const struct opts_out *out, const struct opts *o,
+    uint64_t now)
+{
+	return out->paused && now - out->blocked >= o->stall;
+}
+
+uint64_t
+opts_out_stall_at(const struct opts_out *out, const struct opts *o)
+{
+	return out->paused ? out->blocked + o->stall : UINT64_MAX;
+}
+
+void
+opts_out_drop(struct opts_out *out, const struct opts *o, struct to_group *g)
+{
+	frame_writer_consume(out->w, SIZE_MAX);
+	out->pending = 0;
+	if (out->paused) {
+		out->paused = 0;
+		to_pause(g, 0);
+		opts_verbose(o, "stdout given up: resuming");
+	}
 }
 
 void

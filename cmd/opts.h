@@ -22,7 +22,7 @@
 #define OPTS_WINDOW_MAX		1000000		/* -W */
 #define OPTS_MAXMSG_MAX		(1u << 30)	/* -M */
 #define OPTS_LEAVE_NS		3000000000ULL	/* bound on a graceful leave */
-#define OPTS_OUT_HIGH		(256u << 10)	/* block on stdout above this */
+#define OPTS_OUT_HIGH		(256u << 10)	/* pause above this pending */
 #define OPTS_KEY_MAX		65536		/* -k: bytes in a key file */
 #define OPTS_SUSPECT_MIN	10		/* --suspect, ms */
 #define OPTS_SUSPECT_MAX	3600000
@@ -126,23 +126,44 @@ int	 opts_poll_ms(uint64_t, uint64_t);
 
 /*
  * stdout for delivered records.  opts_out_flush() writes what it can
- * without blocking, and waits for stdout only while more than high bytes
- * are pending (or all of it if block is set), or until a signal comes.
- * opts_out_event() takes the revents of the pollfd that opts_out_pollfd()
- * filled, notices a reader that went away, and flushes.  Both return 0, or
- * -1 with errno (EPIPE: the reader went away).
+ * without blocking, and waits for stdout only if block is set (at exit),
+ * until all is written or a signal comes.  opts_out_event() takes the
+ * revents of the pollfd that opts_out_pollfd() filled, notices a reader
+ * that went away, and flushes.  Both return 0, or -1 with errno (EPIPE:
+ * the reader went away).
+ *
+ * A member never waits for its stdout while it runs: opts_out_pace()
+ * pauses the group (to_pause: the member takes no datagrams, so the
+ * senders' windows fill) while more than OPTS_OUT_HIGH bytes are
+ * pending, and resumes it at half that.  While paused, every byte
+ * written restarts the stall clock; opts_out_stalled() says when stdout
+ * took nothing for --stall, and opts_out_drop() gives its output up.
  */
 struct opts_out {
 	int		 fd;
 	int		 oflags;	/* to restore on exit, or -1 */
-	size_t		 high;		/* SIZE_MAX: never wait */
 	struct frame_writer *w;
+	int		 paused;	/* the group, for want of stdout */
+	uint64_t	 blocked;	/* paused: last progress on stdout */
+	size_t		 pending;	/* bytes pending at the last look */
 };
 void	 opts_out_init(struct opts_out *, enum frame_mode);
 void	 opts_out_pollfd(const struct opts_out *, struct pollfd *);
 int	 opts_out_event(struct opts_out *, short revents);
 int	 opts_out_flush(struct opts_out *, int block);
 void	 opts_out_fini(struct opts_out *);
+/* Pause or resume g for what is pending; never pauses unless may_pause
+ * (a member that leaves must be let go). */
+void	 opts_out_pace(struct opts_out *, const struct opts *,
+	    struct to_group *g, int may_pause);
+/* Paused and stdout took nothing for o->stall by now. */
+int	 opts_out_stalled(const struct opts_out *, const struct opts *,
+	    uint64_t now);
+/* When the stall clock runs out, or UINT64_MAX if it does not run. */
+uint64_t opts_out_stall_at(const struct opts_out *, const struct opts *);
+/* Give up what is pending and resume g: stdout is no longer written. */
+void	 opts_out_drop(struct opts_out *, const struct opts *,
+	    struct to_group *g);
 
 void		 opts_process(struct to_group *, const char *);
 

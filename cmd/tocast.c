@@ -7,6 +7,11 @@
  * Input is read only while the flow-control window has room (to_can_cast),
  * which is the back-pressure that keeps "yes | tocast" in bounded memory.
  * A record the group refuses with EAGAIN is copied and cast again later.
+ *
+ * -r: the delivered stream goes to stdout, which is never waited for;
+ * while it is behind, the member pauses (opts_out_pace), and if it takes
+ * nothing for --stall seconds, tocast gives it up, stops reading, sees
+ * what it cast delivered, leaves and exits 75.
  */
 #include <sys/stat.h>
 
@@ -68,6 +73,7 @@ struct tocast {
 	/* -r: delivered records on stdout */
 	struct opts_out	 out;
 	int		 echo;		/* still echoing */
+	int		 signalled;	/* exit without waiting for stdout */
 
 	int		 status;	/* exit status */
 	char		 why[256];	/* message to print on exit */
@@ -76,11 +82,13 @@ struct tocast {
 
 static const char tocast_synopsis[] =
     "usage: tocast [-0FqrvV] [-g group] [-i iface] [-k keyfile] [-M bytes]\n"
-    "              [--pack packing] [-p protocol] [-s stack] [--suspect ms]\n"
-    "              [-t transport] [-T seconds] [-w members] [-W window]\n"
-    "              [file ...]\n";
+    "              [--pack packing] [-p protocol] [-s stack] [--stall seconds]\n"
+    "              [--suspect ms] [-t transport] [-T seconds] [-w members]\n"
+    "              [-W window] [file ...]\n";
 
-static const int tocast_longs[] = { OPTS_PACK, OPTS_SUSPECT, 0 };
+static const int tocast_longs[] = {
+	OPTS_PACK, OPTS_STALL, OPTS_SUSPECT, 0
+};
 
 static const struct opts_tool tocast_tool = {
 	.name = "tocast",
@@ -388,6 +396,8 @@ tocast_timeout(struct tocast *tc)
 	if ((tc->phase == JOINING || tc->phase == LEAVING) &&
 	    tc->deadline < wake)
 		wake = tc->deadline;
+	if (tc->echo && opts_out_stall_at(&tc->out, &tc->o) < wake)
+		wake = opts_out_stall_at(&tc->out, &tc->o);
 	return opts_poll_ms(to_now(), wake);
 }
 
@@ -403,6 +413,27 @@ tocast_echo(struct tocast *tc)
 	else
 		tocast_stop(tc, EX_IOERR, "stdout: %s", strerror(errno));
 	tc->echo = 0;
+	opts_out_drop(&tc->out, &tc->o, tc->g);
+}
+
+/*
+ * -r: pause the member while stdout is behind, never while leaving (the
+ * group must let us go); once stdout took nothing for --stall, give it
+ * up: what we cast is still seen delivered before we leave.
+ */
+static void
+tocast_pace(struct tocast *tc)
+{
+	if (!tc->echo)
+		return;
+	if (opts_out_stalled(&tc->out, &tc->o, to_now())) {
+		tocast_stop(tc, EX_TEMPFAIL, "stdout took nothing for %g s: "
+		    "stopped reading", (double)tc->o.stall / 1e9);
+		tc->echo = 0;
+		opts_out_drop(&tc->out, &tc->o, tc->g);
+		return;
+	}
+	opts_out_pace(&tc->out, &tc->o, tc->g, tc->phase < LEAVING);
 }
 
 static void
@@ -423,7 +454,7 @@ tocast_step(struct tocast *tc)
 	if ((tc->pfd[PFD_SIG].revents & POLLIN) && opts_signalled(tc->sigfd)) {
 		tocast_stop(tc, EX_OK, NULL);
 		tc->holding = 0;
-		tc->out.high = SIZE_MAX;
+		tc->signalled = 1;
 	}
 	opts_process(tc->g, tc->o.cfg.group);
 	if (tc->pfd[PFD_IN].revents != 0 && tc->reading)
@@ -434,6 +465,7 @@ tocast_step(struct tocast *tc)
 		err(EX_OSERR, "stdout");
 	}
 	tocast_echo(tc);
+	tocast_pace(tc);
 }
 
 static void
@@ -468,7 +500,7 @@ tocast_init(struct tocast *tc)
 static int
 tocast_finish(struct tocast *tc)
 {
-	int	 block = tc->out.high != SIZE_MAX;	/* no signal */
+	int	 block = !tc->signalled;
 
 	opts_stats(&tc->o, tc->g);
 	to_close(tc->g);

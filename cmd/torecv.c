@@ -6,11 +6,11 @@
  * the group gracefully (bounded by OPTS_LEAVE_NS), writes what is pending,
  * and exits.  A reader that closes the pipe (torecv | head) is a clean end.
  *
- * A slow reader: stdout is never waited for while running.  Above
- * TORECV_HIGH bytes pending the member pauses (to_pause: it takes no
- * datagrams, so it acknowledges nothing and the senders' window fills),
- * and resumes at TORECV_LOW.  If stdout takes nothing for --stall
- * seconds while paused, torecv leaves the group and exits 75.
+ * A slow reader: stdout is never waited for while running.  The member
+ * pauses while too much waits for it (opts_out_pace: it takes no
+ * datagrams, so it acknowledges nothing and the senders' windows fill).
+ * If stdout takes nothing for --stall seconds while paused, torecv
+ * leaves the group and exits 75.
  */
 #include <err.h>
 #include <errno.h>
@@ -27,9 +27,6 @@
 #include "frame.h"
 #include "opts.h"
 #include "to.h"
-
-#define TORECV_HIGH	OPTS_OUT_HIGH		/* pause above this pending */
-#define TORECV_LOW	(OPTS_OUT_HIGH / 2)	/* resume at this */
 
 enum torecv_phase {
 	RUNNING,
@@ -58,9 +55,6 @@ struct torecv {
 	uint64_t	 delivered;
 	int		 others;	/* -A: was in a view with others */
 	int		 alone;		/* -A: and is alone again */
-	int		 paused;	/* output over TORECV_HIGH */
-	uint64_t	 blocked;	/* paused: last progress on stdout */
-	size_t		 pending;	/* bytes pending at the last look */
 	int		 signalled;	/* exit without waiting for stdout */
 
 	int		 stop;		/* leave now */
@@ -195,9 +189,7 @@ torecv_stall(struct torecv *tr)
 	tr->stop = 1;
 	tr->writing = 0;
 	tr->outok = 0;
-	frame_writer_consume(tr->out.w, SIZE_MAX);
-	tr->paused = 0;
-	to_pause(tr->g, 0);
+	opts_out_drop(&tr->out, &tr->o, tr->g);
 }
 
 static void
@@ -207,7 +199,7 @@ torecv_advance(struct torecv *tr)
 
 	switch (tr->phase) {
 	case RUNNING:
-		if (tr->paused && to_now() - tr->blocked >= tr->o.stall)
+		if (opts_out_stalled(&tr->out, &tr->o, to_now()))
 			torecv_stall(tr);
 		if (tr->delivered < want && to_now() >= tr->deadline)
 			torecv_stop(tr, EX_UNAVAILABLE, "timed out waiting "
@@ -249,37 +241,10 @@ torecv_timeout(struct torecv *tr)
 	if (tr->deadline < wake &&
 	    (tr->phase == LEAVING || tr->delivered < torecv_target(tr)))
 		wake = tr->deadline;
-	if (tr->paused && tr->phase == RUNNING &&
-	    tr->blocked + tr->o.stall < wake)
-		wake = tr->blocked + tr->o.stall;
+	if (tr->phase == RUNNING &&
+	    opts_out_stall_at(&tr->out, &tr->o) < wake)
+		wake = opts_out_stall_at(&tr->out, &tr->o);
 	return opts_poll_ms(to_now(), wake);
-}
-
-/*
- * Pause the member while more than TORECV_HIGH bytes wait for stdout,
- * resume at TORECV_LOW; while paused, any byte written restarts the
- * --stall clock.  Never paused while leaving: the group must let us go.
- */
-static void
-torecv_pace(struct torecv *tr)
-{
-	size_t	 len;
-
-	(void)frame_writer_pending(tr->out.w, &len);
-	if (tr->paused && len < tr->pending)
-		tr->blocked = to_now();
-	tr->pending = len;
-	if (!tr->paused && len > TORECV_HIGH && tr->phase == RUNNING &&
-	    !tr->stop) {
-		tr->paused = 1;
-		tr->blocked = to_now();
-		to_pause(tr->g, 1);
-		opts_verbose(&tr->o, "stdout full: pausing");
-	} else if (tr->paused && (len <= TORECV_LOW || tr->stop)) {
-		tr->paused = 0;
-		to_pause(tr->g, 0);
-		opts_verbose(&tr->o, "stdout drained: resuming");
-	}
 }
 
 /* stdout after poll: EPIPE is a clean end, other errors are not. */
@@ -295,7 +260,7 @@ torecv_output(struct torecv *tr)
 		torecv_stop(tr, EX_IOERR, "stdout: %s", strerror(errno));
 	tr->writing = 0;
 	tr->outok = 0;
-	frame_writer_consume(tr->out.w, SIZE_MAX);
+	opts_out_drop(&tr->out, &tr->o, tr->g);
 }
 
 static void
@@ -324,7 +289,9 @@ torecv_step(struct torecv *tr)
 		err(EX_OSERR, "stdout");
 	}
 	torecv_output(tr);
-	torecv_pace(tr);
+	/* never paused while leaving: the group must let us go */
+	opts_out_pace(&tr->out, &tr->o, tr->g,
+	    tr->phase == RUNNING && !tr->stop);
 }
 
 static void
@@ -346,7 +313,6 @@ torecv_init(struct torecv *tr)
 	tr->pfd[PFD_SIG].fd = tr->sigfd;
 	tr->pfd[PFD_SIG].events = POLLIN;
 	opts_out_init(&tr->out, tr->o.mode);
-	tr->out.high = SIZE_MAX;	/* never wait for stdout: pause */
 	tr->g = opts_open(&tr->o, &cb);
 	tr->deadline = UINT64_MAX;
 	if (tr->o.timeout != 0)

@@ -29,9 +29,9 @@ comp() {
 
 @test "options complete by prefix, only those the tool takes" {
 	comp tocast --s
-	[ "$got" = "--stack --suspect" ]
-	comp torecv --s
 	[ "$got" = "--stack --stall --suspect" ]
+	comp toview --s
+	[ "$got" = "--stack" ]
 	comp toburst --pa
 	[ "$got" = "--pack --pack-max" ]
 	comp toview -

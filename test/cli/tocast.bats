@@ -323,6 +323,29 @@ sent() {
 	[ "$output" = "$(printf 'y\ny')" ]
 }
 
+@test "tocast -r: a stdout nobody reads pauses it, then it gives up with 75" {
+	g=$(group)
+	start r2 torecv -g "$g" -v -A
+	wait_for r2 "joined view"
+	# stdout a pipe to a sleep that never reads; kill the sleep after
+	start_sh tc "exec 3> >(exec sleep $LIMIT); s=\$!
+	    seq 200000 | tocast -g $g -w 2 -r -v --stall 2 >&3; st=\$?
+	    kill \$s; exit \$st"
+	wait_for tc "stdout full: pausing"
+	t0=$SECONDS
+	wait_exit tc 20
+	[ "$EXIT" -eq 75 ]
+	((SECONDS - t0 <= 8))
+	grep -q "^tocast: stdout took nothing for 2 s: stopped reading$" \
+	    "$(err tc)"
+	# what it cast got through, all of it: it saw it delivered first
+	n=$(sed -n 's/^tocast: sent \([0-9]*\) records$/\1/p' "$(err tc)")
+	((n > 0))
+	wait_exit r2 20
+	[ "$EXIT" -eq 0 ]
+	seq "$n" | cmp - "$(out r2)"
+}
+
 @test "tocast -p: joining a group that runs another protocol exits 69 and says so" {
 	g=$(group)
 	start r1 torecv -g "$g" -v -n 1
