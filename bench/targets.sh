@@ -130,12 +130,14 @@ done
 
 # 5, 6: large messages against the bare transport of the same path, the
 # best of four protocols (dysfc, like dynseq, relays a sender's data
-# through the sequencer until the role moves: twice the bytes)
-burst large --local 3 -p raw,total,dynord,tomfc,dysfc --pack adaptive \
-    -s 65536,1048576,16777216 -m 4 --one -r 10 -M 16777216
-for s in 65536 1048576 16777216; do
+# through the sequencer until the role moves: twice the bytes); rounds
+# enough for 100 MB or more a run whatever the size, median of 3
+for sr in 65536:400 1048576:40 16777216:6; do
+	s=${sr%:*}
+	burst "large$s" --local 3 -p raw,total,dynord,tomfc,dysfc \
+	    --pack adaptive -s "$s" -m 4 --one -r "${sr#*:}" -n 3 -M 16777216
 	best=$(for p in total dynord tomfc dysfc; do
-		printf '%s %s\n' "$(pick large vs_raw protocol=$p size=$s)" "$p"
+		printf '%s %s\n' "$(pick "large$s" vs_raw protocol=$p)" "$p"
 	done | sort -g | tail -n 1)
 	row "5 $s-byte messages, ${best#* } / raw bandwidth" \
 	    "${best%% *}" 0.7 ">=" "x"
