@@ -147,6 +147,18 @@ com_crc(const unsigned char *hdr, const unsigned char *payload, size_t len)
 	    payload, len);
 }
 
+/* The CRC of datagram m, which starts with its header: both parts. */
+static uint32_t
+com_crc_msg(const struct to_msg *m)
+{
+	const unsigned char *h = msg_data(m);
+	uint32_t	 crc = com_crc(h, h + COM_HDR, m->len - COM_HDR);
+
+	if (m->ext != NULL)
+		crc = libdeflate_crc32(crc, msg_ext_data(m), m->ext_len);
+	return crc;
+}
+
 /*
  * The cipher key for a group: keyed BLAKE2b of the label and the group
  * name, under the BLAKE2b hash of the key file's bytes.
@@ -356,7 +368,6 @@ com_down(struct layer *l, struct to_msg *m)
 	struct com	*c = l->state;
 	unsigned char	*h;
 	struct iovec	 iov[2];
-	uint32_t	 crc;
 	int		 rv;
 
 	if (c->sealed)
@@ -371,16 +382,14 @@ com_down(struct layer *l, struct to_msg *m)
 		return -1;
 	}
 	com_put_hdr(h, c->group, 0, layer_self(l), m->meta.dst);
-	crc = com_crc(h, h + COM_HDR, m->len - COM_HDR);
+	put32(h + COM_CRC_OFF, com_crc_msg(m));
 	iov[0].iov_base = h;
 	iov[0].iov_len = m->len;
 	if (m->ext != NULL) {
 		/* a slice (frag.c): its second part goes as it is */
-		crc = libdeflate_crc32(crc, msg_ext_data(m), m->ext_len);
 		iov[1].iov_base = (void *)msg_ext_data(m);
 		iov[1].iov_len = m->ext_len;
 	}
-	put32(h + COM_CRC_OFF, crc);
 	rv = com_send(l, m->meta.dst, iov, m->ext != NULL ? 2 : 1,
 	    msg_len(m));
 	msg_free(m);
@@ -517,9 +526,9 @@ com_accept(struct layer *l, struct to_msg *m)
 		return -1;
 	}
 	sealed = h[3] & COM_F_SEALED;
-	if (sealed ? m->len < COM_HDR_SEALED :
-	    get32(h + COM_CRC_OFF) != com_crc(h, h + COM_HDR,
-	    m->len - COM_HDR)) {
+	/* a sealed datagram is opened in place: never read in parts */
+	if (sealed ? m->len < COM_HDR_SEALED || m->ext != NULL :
+	    get32(h + COM_CRC_OFF) != com_crc_msg(m)) {
 		st->dropped_bad++;
 		return -1;
 	}
@@ -566,7 +575,7 @@ com_up(struct layer *l, struct to_msg *m)
 	int		 hl;
 
 	st->dgrams_recv++;
-	st->bytes_recv += m->len;
+	st->bytes_recv += msg_len(m);
 	if ((hl = com_accept(l, m)) == -1) {
 		msg_free(m);
 		return;
@@ -591,6 +600,22 @@ com_timer(struct layer *l)
 		com_deliver_due(l);
 }
 
+/* EV_LANDING: the header, its CRC aside; none when sealed (a datagram
+ * is opened in place) or with faults to inject (they hold datagrams). */
+static void
+com_landing(const struct com *c, struct landing *ld)
+{
+	unsigned char	*h, *mask;
+
+	if (c->sealed || c->fault != NULL ||
+	    !(ld->layers & LANDING_FRAG) ||
+	    (h = landing_push(ld, COM_HDR, &mask)) == NULL)
+		return;
+	com_put_hdr(h, c->group, 0, ld->src, 0);
+	memset(mask + COM_CRC_OFF, 0xff, 4);
+	ld->layers |= LANDING_COM;
+}
+
 /* Members that left the view: let the transport forget their addresses. */
 static void
 com_ctl_down(struct layer *l, struct event *e)
@@ -600,6 +625,8 @@ com_ctl_down(struct layer *l, struct event *e)
 	uint64_t	*keep;
 	uint32_t	 i, j;
 
+	if (e->type == EV_LANDING)
+		com_landing(c, e->landing);
 	if (e->type != EV_VIEW || e->view == NULL)
 		return;
 	for (i = 0; i < c->nmembers; i++) {

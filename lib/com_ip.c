@@ -139,6 +139,17 @@ ip_bufsize(int fd, int opt, int force, int v)
 }
 
 void
+ip_recv_hdr(struct msghdr *mh, struct sockaddr_in *sin,
+    const struct iovec *iov, int iovcnt)
+{
+	memset(mh, 0, sizeof(*mh));
+	mh->msg_name = sin;
+	mh->msg_namelen = sizeof(*sin);
+	mh->msg_iov = (struct iovec *)iov;
+	mh->msg_iovlen = iovcnt;
+}
+
+void
 ip_buffers(struct transport *tr, int fd, int ask)
 {
 	size_t r, s;

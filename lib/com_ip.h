@@ -66,6 +66,11 @@ int	 ip_mtu(struct transport *, const struct ip_params *,
 	    const char *iface, const struct sockaddr_in *dst, size_t n,
 	    int *frag);
 
+/* A msghdr for recvmsg(2) of one datagram into the parts iov, its
+ * source into *sin. */
+void	 ip_recv_hdr(struct msghdr *, struct sockaddr_in *sin,
+	    const struct iovec *iov, int iovcnt);
+
 /* Set IP_MTU_DISCOVER for frag (0: DF, never fragment); -1 with errno. */
 int	 ip_set_frag(int fd, int frag);
 

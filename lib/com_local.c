@@ -445,12 +445,10 @@ local_send(struct transport *tr, uint64_t dst, const struct iovec *iov,
 	struct local_state *st = tr->state;
 	struct local_peer *p;
 	struct msghdr *mh;
-	size_t i, n, len = 0;
+	size_t i, n;
 	int r;
 
-	for (r = 0; r < iovcnt; r++)
-		len += iov[r].iov_len;
-	if (len > tr->mtu) {
+	if (iov_bytes(iov, iovcnt) > tr->mtu) {
 		errno = EMSGSIZE;
 		return -1;
 	}
@@ -493,25 +491,25 @@ local_send(struct transport *tr, uint64_t dst, const struct iovec *iov,
 }
 
 static ssize_t
-local_recv(struct transport *tr, void *buf, size_t len)
+local_recv(struct transport *tr, const struct iovec *iov, int iovcnt)
 {
 	struct local_state *st = tr->state;
 	struct sockaddr_in sin;
-	socklen_t sl;
+	struct msghdr mh;
 	ssize_t n;
 
 	for (;;) {
-		sl = sizeof(sin);
-		n = recvfrom(st->fd, buf, len, MSG_TRUNC,
-		    (struct sockaddr *)&sin, &sl);
+		ip_recv_hdr(&mh, &sin, iov, iovcnt);
+		n = recvmsg(st->fd, &mh, MSG_TRUNC);
 		if (n == -1) {
 			if (errno == EINTR || errno == ECONNREFUSED)
 				continue;
 			return -1;
 		}
-		if ((size_t)n > len)
+		if (mh.msg_flags & MSG_TRUNC)
 			continue;	/* truncated: not one of ours */
-		st->last_port = sl >= sizeof(sin) ? ntohs(sin.sin_port) : 0;
+		st->last_port = mh.msg_namelen >= sizeof(sin) ?
+		    ntohs(sin.sin_port) : 0;
 		return n;
 	}
 }

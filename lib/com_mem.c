@@ -34,29 +34,22 @@ mem_send(struct transport *tr, uint64_t dst, const struct iovec *iov,
 {
 	struct mem_port	*p = tr->state;
 	unsigned char	*d;
-	size_t		 len = 0, at = 0;
-	int		 i;
+	size_t		 len = iov_bytes(iov, iovcnt);
 
 	if (iovcnt == 1) {
-		p->send(p->net, tr->self, dst, iov[0].iov_base,
-		    iov[0].iov_len);
+		p->send(p->net, tr->self, dst, iov[0].iov_base, len);
 		return 0;
 	}
-	for (i = 0; i < iovcnt; i++)
-		len += iov[i].iov_len;
 	if ((d = malloc(len)) == NULL)
 		return -1;
-	for (i = 0; i < iovcnt; i++) {
-		memcpy(d + at, iov[i].iov_base, iov[i].iov_len);
-		at += iov[i].iov_len;
-	}
+	iov_copy(iov, iovcnt, d, len);
 	p->send(p->net, tr->self, dst, d, len);
 	free(d);
 	return 0;
 }
 
 static ssize_t
-mem_recv(struct transport *tr, void *buf, size_t len)
+mem_recv(struct transport *tr, const struct iovec *iov, int iovcnt)
 {
 	errno = EAGAIN;
 	return -1;

@@ -334,10 +334,11 @@ udp_own(struct udp_state *st, const struct sockaddr_in *sin, socklen_t sl)
 }
 
 static ssize_t
-udp_recv(struct transport *tr, void *buf, size_t len)
+udp_recv(struct transport *tr, const struct iovec *iov, int iovcnt)
 {
 	struct udp_state *st = tr->state;
 	struct sockaddr_in sin;
+	struct msghdr mh;
 	socklen_t sl;
 	ssize_t n;
 	int i, fd;
@@ -345,9 +346,8 @@ udp_recv(struct transport *tr, void *buf, size_t len)
 	/* Alternate which socket goes first, so neither starves. */
 	for (i = 0; i < 2; ) {
 		fd = (st->next + i) % 2 == 0 ? st->mfd : st->ufd;
-		sl = sizeof(sin);
-		n = recvfrom(fd, buf, len, MSG_TRUNC, (struct sockaddr *)&sin,
-		    &sl);
+		ip_recv_hdr(&mh, &sin, iov, iovcnt);
+		n = recvmsg(fd, &mh, MSG_TRUNC);
 		if (n == -1) {
 			if (errno == EINTR || errno == ECONNREFUSED)
 				continue;
@@ -356,8 +356,9 @@ udp_recv(struct transport *tr, void *buf, size_t len)
 			i++;
 			continue;
 		}
-		if ((size_t)n > len)
+		if (mh.msg_flags & MSG_TRUNC)
 			continue;	/* truncated: not one of ours */
+		sl = mh.msg_namelen;
 		if (udp_own(st, &sin, sl))
 			continue;
 		st->next = (st->next + i + 1) % 2;

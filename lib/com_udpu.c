@@ -523,12 +523,9 @@ udpu_send(struct transport *tr, uint64_t dst, const struct iovec *iov,
     int iovcnt)
 {
 	struct udpu_state *st = tr->state;
-	size_t i, len = 0;
-	int r;
+	size_t i;
 
-	for (r = 0; r < iovcnt; r++)
-		len += iov[r].iov_len;
-	if (len > tr->mtu) {
+	if (iov_bytes(iov, iovcnt) > tr->mtu) {
 		errno = EMSGSIZE;
 		return -1;
 	}
@@ -540,29 +537,47 @@ udpu_send(struct transport *tr, uint64_t dst, const struct iovec *iov,
 	return udpu_fanout(st, NULL, st->npeers, iov, iovcnt);
 }
 
+/* Take the gossip of n bytes in iov, gathered if it came in parts. */
+static void
+udpu_gossip_in(struct udpu_state *st, const struct sockaddr_in *sin,
+    const struct iovec *iov, int iovcnt, size_t n)
+{
+	unsigned char	*b;
+
+	if (n <= iov[0].iov_len) {
+		udpu_take_gossip(st, sin, iov[0].iov_base, n);
+		return;
+	}
+	if ((b = malloc(n)) == NULL)
+		return;
+	iov_copy(iov, iovcnt, b, n);
+	udpu_take_gossip(st, sin, b, n);
+	free(b);
+}
+
 static ssize_t
-udpu_recv(struct transport *tr, void *buf, size_t len)
+udpu_recv(struct transport *tr, const struct iovec *iov, int iovcnt)
 {
 	struct udpu_state *st = tr->state;
 	struct sockaddr_in sin;
-	const unsigned char *b = buf;
-	socklen_t sl;
+	struct msghdr mh;
+	unsigned char m[2];
 	ssize_t n, k;
 
 	for (;;) {
-		sl = sizeof(sin);
-		n = recvfrom(st->fd, buf, len, MSG_TRUNC,
-		    (struct sockaddr *)&sin, &sl);
+		ip_recv_hdr(&mh, &sin, iov, iovcnt);
+		n = recvmsg(st->fd, &mh, MSG_TRUNC);
 		if (n == -1) {
 			if (errno == EINTR || errno == ECONNREFUSED)
 				continue;
 			return -1;
 		}
-		if ((size_t)n > len || sl < sizeof(sin) ||
+		if ((mh.msg_flags & MSG_TRUNC) || mh.msg_namelen < sizeof(sin) ||
 		    sin.sin_family != AF_INET)
 			continue;	/* truncated: not one of ours */
-		if (n >= 2 && get16(b) == GOSSIP_MAGIC) {
-			udpu_take_gossip(st, &sin, b, (size_t)n);
+		if (n >= 2 && (iov_copy(iov, iovcnt, m, 2),
+		    get16(m) == GOSSIP_MAGIC)) {
+			udpu_gossip_in(st, &sin, iov, iovcnt, (size_t)n);
 			continue;
 		}
 		k = st->last;

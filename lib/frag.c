@@ -30,7 +30,11 @@
  * counts payload bytes only, at most max_msg and at most 2^32-1.  A
  * fragment goes down as a slice of the message (msg_slice: its header in
  * a part of its own, its payload shared with the message), so the bytes
- * are not copied on their way to the socket.
+ * are not copied on their way to the socket.  On the way up, while one
+ * broadcast message of another member is in reassembly, FRAG tells the
+ * stack where its next fragment goes (EV_LANDING), and group.c reads the
+ * payload of a datagram with that header straight into place: the
+ * fragment comes up as a message whose second part is already there.
  *
  * Unreliable messages (MSG_UNRELIABLE: membership control, unsequenced, may
  * be lost, duplicated or reordered) are never cut: down refuses one that
@@ -328,6 +332,14 @@ frag_rx_start(struct layer *l, struct to_msg *m, int p2p,
 	msg_free(m);
 }
 
+/* m's payload was read straight into place (EV_LANDING). */
+static int
+frag_landed(const struct to_msg *m, const struct frag_rx *r)
+{
+	return m->ext != NULL && m->ext == r->m->buf && m->len == FRAG_HDR &&
+	    m->ext_off == r->m->off + r->got;
+}
+
 /* A middle or LAST fragment: add it to its stream's partial message. */
 static void
 frag_rx_add(struct layer *l, struct to_msg *m, struct frag_rx *r, int last)
@@ -347,7 +359,7 @@ frag_rx_add(struct layer *l, struct to_msg *m, struct frag_rx *r, int last)
 		frag_bad(l, m);
 		return;
 	}
-	if (!r->own)
+	if (!r->own && !frag_landed(m, r))
 		msg_read(m, FRAG_HDR, msg_data(r->m) + r->got, len);
 	r->got += len;
 	if (!last) {
@@ -414,6 +426,29 @@ frag_up(struct layer *l, struct to_msg *m)
 	}
 }
 
+/*
+ * EV_LANDING: while one broadcast message of another member is in
+ * reassembly, its next fragment (a middle one or its LAST) goes after
+ * what it holds.
+ */
+static void
+frag_landing(struct frag *f, struct landing *ld)
+{
+	struct frag_rx	*r = &f->rx[0];
+	unsigned char	*h, *mask;
+
+	if (f->nrx != 1 || r->own || r->p2p ||
+	    (h = landing_push(ld, FRAG_HDR, &mask)) == NULL)
+		return;
+	h[0] = 0;
+	mask[0] = FRAG_LAST;
+	ld->src = r->src;
+	ld->msg = r->m;
+	ld->off = r->got;
+	ld->room = msg_len(r->m) - r->got;
+	ld->layers |= LANDING_FRAG;
+}
+
 /* Members that left take their partial messages with them. */
 static void
 frag_ctl_down(struct layer *l, struct event *e)
@@ -422,6 +457,8 @@ frag_ctl_down(struct layer *l, struct event *e)
 	size_t		 i;
 	uint32_t	 j;
 
+	if (e->type == EV_LANDING)
+		frag_landing(f, e->landing);
 	if (e->type == EV_VIEW && e->view != NULL) {
 		for (i = 0; i < f->nrx;) {
 			for (j = 0; j < e->view->n; j++)

@@ -38,6 +38,8 @@ struct to_group {
 	int		 paused;	/* to_pause: read no datagrams */
 	struct to_msg	*dgram;		/* the next datagram is received here
 					   (made when needed) */
+	int		 landing;	/* the last one was long: ask the
+					   stack where the next one goes */
 	uint64_t	 now;		/* the stack's clock, as last set */
 	size_t		 backlog;	/* as last asked of the stack */
 	uint32_t	 since;		/* casts since the clock and the backlog
@@ -241,6 +243,84 @@ group_take_dgram(struct to_group *g, size_t n)
 	return m;
 }
 
+/* Where the payload of the next datagram goes, if the stack knows. */
+static int
+group_landing(struct to_group *g, struct landing *ld)
+{
+	struct event	 e = { .type = EV_LANDING, .landing = ld };
+
+	memset(ld, 0, sizeof(*ld));
+	ld->at = LANDING_HDR_MAX;
+	stack_ctl(g->stack, &e);
+	return ld->layers == LANDING_ALL && ld->room > 0;
+}
+
+/* hdr is the header ld expects, but for the bits of its mask. */
+static int
+group_landing_match(const struct landing *ld, const unsigned char *hdr)
+{
+	size_t	 i;
+
+	for (i = ld->at; i < LANDING_HDR_MAX; i++)
+		if ((hdr[i - ld->at] ^ ld->hdr[i]) & ~ld->mask[i])
+			return 0;
+	return 1;
+}
+
+/*
+ * Read the next datagram as ld says: its header into a buffer of its
+ * own, its payload straight into ld->msg at ld->off, anything beyond into
+ * g->dgram.  With the header ld expects, it comes up as a message of two
+ * parts, header and the payload where it lies (frag.c finds it in
+ * place); with any other, as a copy of it all.  *n: its length, or -1.
+ */
+static struct to_msg *
+group_read_landing(struct to_group *g, const struct landing *ld,
+    ssize_t *n)
+{
+	unsigned char	 hdr[LANDING_HDR_MAX];
+	size_t		 hl = LANDING_HDR_MAX - ld->at;
+	struct iovec	 iov[3] = {
+		{ hdr, hl },
+		{ msg_data(ld->msg) + ld->off, ld->room },
+		{ msg_data(g->dgram), GROUP_DGRAM_MAX },
+	};
+	struct to_msg	*m;
+
+	if ((*n = g->tr->ops->recv(g->tr, iov, 3)) == -1)
+		return NULL;
+	if ((size_t)*n > hl && (size_t)*n - hl <= ld->room &&
+	    group_landing_match(ld, hdr)) {
+		if ((m = msg_slice(ld->msg, ld->off, (size_t)*n - hl)) == NULL)
+			return NULL;
+		memcpy(msg_push(m, hl), hdr, hl);	/* fits its headroom */
+		stack_stats(g->stack)->dgrams_landed++;
+		return m;
+	}
+	if ((m = msg_new(0, (size_t)*n)) != NULL)
+		iov_copy(iov, 3, msg_data(m), (size_t)*n);
+	return m;
+}
+
+/* The next datagram as a message: NULL with *n -1 if there is none. */
+static struct to_msg *
+group_read(struct to_group *g, ssize_t *n)
+{
+	struct landing	 ld;
+	struct to_msg	*m;
+
+	if (g->landing && group_landing(g, &ld))
+		m = group_read_landing(g, &ld, n);
+	else if ((*n = transport_recv(g->tr, msg_data(g->dgram),
+	    GROUP_DGRAM_MAX)) == -1)
+		return NULL;
+	else
+		m = group_take_dgram(g, (size_t)*n);
+	if (*n != -1)
+		g->landing = *n >= GROUP_KEEP_MIN;
+	return m;
+}
+
 int
 to_process(struct to_group *g)
 {
@@ -253,16 +333,14 @@ to_process(struct to_group *g)
 		if (g->dgram == NULL &&
 		    (g->dgram = msg_new(0, GROUP_DGRAM_MAX)) == NULL)
 			return -1;
-		n = g->tr->ops->recv(g->tr, msg_data(g->dgram),
-		    GROUP_DGRAM_MAX);
-		if (n == -1) {
+		if ((m = group_read(g, &n)) == NULL) {
+			if (n != -1)
+				return -1;	/* no memory */
 			if (errno == EAGAIN || errno == EWOULDBLOCK ||
 			    errno == EINTR)
 				break;
 			return -1;
 		}
-		if ((m = group_take_dgram(g, (size_t)n)) == NULL)
-			return -1;
 		stack_input(g->stack, m);
 	}
 	group_tick(g);

@@ -65,7 +65,39 @@ enum ev_type {
 	 * reads no datagrams and so hears no one until it is resumed; its
 	 * failure detector must not take that silence for failures. */
 	EV_PAUSE,
+	/* down, answered in place before a datagram is read: ev->landing,
+	 * where its payload goes if it continues a message in reassembly. */
+	EV_LANDING,
 };
+
+/*
+ * EV_LANDING (group.c reads long datagrams with it): FRAG names the one
+ * broadcast message it is putting together, msg, whose next fragment
+ * from src would go at off (room bytes free); FRAG and each layer below
+ * push in front of hdr[at] the header such a fragment carries, with the
+ * bits in mask that may differ (a CRC), and add themselves to layers.
+ * Only a header that the three vouch for exactly (LANDING_ALL: for NAK,
+ * the next number of src's stream, so nothing holds it out of order) is
+ * read in front of its payload read straight into msg at off.
+ */
+#define LANDING_HDR_MAX	64
+#define LANDING_FRAG	0x01
+#define LANDING_NAK	0x02
+#define LANDING_COM	0x04
+#define LANDING_ALL	(LANDING_FRAG | LANDING_NAK | LANDING_COM)
+
+struct landing {
+	uint64_t	 src;
+	struct to_msg	*msg;
+	size_t		 off, room;
+	unsigned char	 hdr[LANDING_HDR_MAX], mask[LANDING_HDR_MAX];
+	size_t		 at;		/* the header is hdr[at..MAX) */
+	unsigned	 layers;
+};
+
+/* Room for n more bytes of header in front: their bytes (and *mask,
+ * zeroed), or NULL if there is none. */
+unsigned char	*landing_push(struct landing *, size_t n, unsigned char **mask);
 
 struct cut_entry {
 	uint64_t	 member;	/* whose broadcast stream */
@@ -92,6 +124,7 @@ struct event {
 	int		 error;		/* EV_EXIT: why, as an errno, or 0 */
 	char		 why[96];	/* EV_EXIT: and in words */
 	uint64_t	 prev_view_id;	/* EV_VIEW up: the view this one follows */
+	struct landing	*landing;	/* EV_LANDING */
 };
 
 struct layer_ops {
@@ -159,8 +192,10 @@ struct transport_ops {
 	 * 0 on success or a transient drop, -1 with errno on a hard error. */
 	int	(*send)(struct transport *, uint64_t dst,
 		    const struct iovec *, int iovcnt);
-	/* Receive one datagram into buf: its length, or -1 (EAGAIN if none). */
-	ssize_t	(*recv)(struct transport *, void *buf, size_t len);
+	/* Receive one datagram into the iovcnt parts, filled in order: its
+	 * length, or -1 (EAGAIN if none).  One longer than the parts hold
+	 * is not ours, and skipped. */
+	ssize_t	(*recv)(struct transport *, const struct iovec *, int iovcnt);
 	/* The datagram recv() returned last was valid and came from member
 	 * src: remember where src is, for sends to it.  May be NULL. */
 	void	(*learn)(struct transport *, uint64_t src);
@@ -183,6 +218,13 @@ struct transport {
 
 /* Find the transport for cfg->transport and open it; NULL with errno. */
 struct transport *transport_open(const struct to_config *, uint64_t self);
+/* ops->recv into one buffer. */
+ssize_t		 transport_recv(struct transport *, void *buf, size_t len);
+/* Bytes the iovcnt parts hold. */
+size_t		 iov_bytes(const struct iovec *, int iovcnt);
+/* Copy the first n bytes the parts hold (at most all) into dst. */
+void		 iov_copy(const struct iovec *, int iovcnt, void *dst,
+		    size_t n);
 void		 transport_close(struct transport *);
 /* Its descriptors for poll(2), each with events; like to_pollfds(). */
 int		 transport_pollfds(struct transport *, struct pollfd *,

@@ -1592,6 +1592,24 @@ nak_stable(const struct nak *s)
 	return 1;
 }
 
+/* EV_LANDING: the fragment FRAG waits for is the next of src's
+ * broadcast stream, a DATA with no acknowledgements on it. */
+static void
+nak_landing(struct nak *s, struct landing *ld)
+{
+	struct peer	*p;
+	unsigned char	*h, *mask;
+
+	if (!(ld->layers & LANDING_FRAG) ||
+	    (p = nak_find(s, ld->src)) == NULL || p == s->me ||
+	    (h = landing_push(ld, NAK_HDR_DATA, &mask)) == NULL)
+		return;
+	h[0] = NAK_DATA;
+	h[1] = 0;
+	put64(h + 2, p->bc.next);
+	ld->layers |= LANDING_NAK;
+}
+
 static void
 nak_ctl_down(struct layer *l, struct event *e)
 {
@@ -1615,6 +1633,10 @@ nak_ctl_down(struct layer *l, struct event *e)
 		break;
 	case EV_STABLE:
 		e->stable = nak_stable(s);
+		break;
+	case EV_LANDING:
+		nak_landing(s, e->landing);
+		layer_ctl_down(l, e);
 		break;
 	default:
 		layer_ctl_down(l, e);

@@ -69,7 +69,7 @@ to_raw_send(struct to_raw *r, const void *p, size_t len)
 ssize_t
 to_raw_recv(struct to_raw *r, void *buf, size_t len)
 {
-	return r->tr->ops->recv(r->tr, buf, len);
+	return transport_recv(r->tr, buf, len);
 }
 
 int

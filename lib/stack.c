@@ -208,6 +208,17 @@ layer_ctl_down(struct layer *l, struct event *e)
 		l->below->ops->ctl_down(l->below, e);
 }
 
+unsigned char *
+landing_push(struct landing *ld, size_t n, unsigned char **mask)
+{
+	if (n > ld->at)
+		return NULL;
+	ld->at -= n;
+	memset(ld->mask + ld->at, 0, n);
+	*mask = ld->mask + ld->at;
+	return ld->hdr + ld->at;
+}
+
 void
 layer_ctl_up(struct layer *l, struct event *e)
 {

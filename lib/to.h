@@ -110,6 +110,8 @@ struct to_callbacks {
 struct to_stats {
 	uint64_t	dgrams_sent, bytes_sent;
 	uint64_t	dgrams_recv, bytes_recv;
+	uint64_t	dgrams_landed;	/* of them, read straight into the
+					   message they continue */
 	uint64_t	dropped_bad;	/* malformed, bad CRC, wrong version */
 	uint64_t	dropped_foreign;/* other group */
 	uint64_t	dropped_fault;	/* by TO_FAULTS */

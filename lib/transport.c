@@ -76,6 +76,40 @@ transport_open(const struct to_config *cfg, uint64_t self)
 	return tr;
 }
 
+ssize_t
+transport_recv(struct transport *tr, void *buf, size_t len)
+{
+	struct iovec	 iov = { buf, len };
+
+	return tr->ops->recv(tr, &iov, 1);
+}
+
+size_t
+iov_bytes(const struct iovec *iov, int iovcnt)
+{
+	size_t	 n = 0;
+	int	 i;
+
+	for (i = 0; i < iovcnt; i++)
+		n += iov[i].iov_len;
+	return n;
+}
+
+void
+iov_copy(const struct iovec *iov, int iovcnt, void *dst, size_t n)
+{
+	unsigned char	*d = dst;
+	size_t		 k;
+	int		 i;
+
+	for (i = 0; i < iovcnt && n > 0; i++) {
+		k = n < iov[i].iov_len ? n : iov[i].iov_len;
+		memcpy(d, iov[i].iov_base, k);
+		d += k;
+		n -= k;
+	}
+}
+
 void
 transport_close(struct transport *tr)
 {

@@ -144,26 +144,21 @@ rig_send(void *net, uint64_t src, uint64_t dst, const struct iovec *iov,
 	struct rig	*r = net;
 	struct rig_node	*from = rig_find(r, src), *to;
 	struct rig_dgram *d;
-	size_t		 len = 0;
-	int		 i, q = 0;
+	size_t		 len = iov_bytes(iov, iovcnt);
+	int		 q = 0;
 
 	if (dst != 0) {
 		if ((to = rig_find(r, dst)) == NULL)
 			return;
 		q = to->index + 1;
 	}
-	for (i = 0; i < iovcnt; i++)
-		len += iov[i].iov_len;
 	if ((d = malloc(sizeof(*d) + len)) == NULL) {
 		perror("malloc");
 		exit(1);
 	}
 	d->next = NULL;
-	d->len = 0;
-	for (i = 0; i < iovcnt; i++) {
-		memcpy(d->data + d->len, iov[i].iov_base, iov[i].iov_len);
-		d->len += iov[i].iov_len;
-	}
+	d->len = len;
+	iov_copy(iov, iovcnt, d->data, len);
 	if (r->tail[from->index][q] != NULL)
 		r->tail[from->index][q]->next = d;
 	else
@@ -201,7 +196,7 @@ rig_tr_send(struct transport *tr, uint64_t dst, const struct iovec *iov,
 }
 
 static ssize_t
-rig_tr_recv(struct transport *tr, void *buf, size_t len)
+rig_tr_recv(struct transport *tr, const struct iovec *iov, int iovcnt)
 {
 	errno = EAGAIN;
 	return -1;

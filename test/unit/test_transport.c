@@ -63,7 +63,7 @@ wait_recv(struct transport *tr, void *buf, size_t len, int ms)
 		pfd[i].events = POLLIN;
 	}
 	for (;;) {
-		if ((r = tr->ops->recv(tr, buf, len)) >= 0 || errno != EAGAIN)
+		if ((r = transport_recv(tr, buf, len)) >= 0 || errno != EAGAIN)
 			return r;
 		if (poll(pfd, (nfds_t)n, ms) <= 0)
 			return -1;
