@@ -603,15 +603,16 @@ com_timer(struct layer *l)
 /* EV_LANDING: the header, its CRC aside; none when sealed (a datagram
  * is opened in place) or with faults to inject (they hold datagrams). */
 static void
-com_landing(const struct com *c, struct landing *ld)
+com_landing(struct layer *l, struct landing *ld)
 {
+	const struct com *c = l->state;
 	unsigned char	*h, *mask;
 
 	if (c->sealed || c->fault != NULL ||
 	    !(ld->layers & LANDING_FRAG) ||
 	    (h = landing_push(ld, COM_HDR, &mask)) == NULL)
 		return;
-	com_put_hdr(h, c->group, 0, ld->src, 0);
+	com_put_hdr(h, c->group, 0, ld->src, ld->p2p ? layer_self(l) : 0);
 	memset(mask + COM_CRC_OFF, 0xff, 4);
 	ld->layers |= LANDING_COM;
 }
@@ -626,7 +627,7 @@ com_ctl_down(struct layer *l, struct event *e)
 	uint32_t	 i, j;
 
 	if (e->type == EV_LANDING)
-		com_landing(c, e->landing);
+		com_landing(l, e->landing);
 	if (e->type != EV_VIEW || e->view == NULL)
 		return;
 	for (i = 0; i < c->nmembers; i++) {

@@ -427,9 +427,8 @@ frag_up(struct layer *l, struct to_msg *m)
 }
 
 /*
- * EV_LANDING: while one broadcast message of another member is in
- * reassembly, its next fragment (a middle one or its LAST) goes after
- * what it holds.
+ * EV_LANDING: while one message of another member is in reassembly, its
+ * next fragment (a middle one or its LAST) goes after what it holds.
  */
 static void
 frag_landing(struct frag *f, struct landing *ld)
@@ -437,12 +436,13 @@ frag_landing(struct frag *f, struct landing *ld)
 	struct frag_rx	*r = &f->rx[0];
 	unsigned char	*h, *mask;
 
-	if (f->nrx != 1 || r->own || r->p2p ||
+	if (f->nrx != 1 || r->own ||
 	    (h = landing_push(ld, FRAG_HDR, &mask)) == NULL)
 		return;
 	h[0] = 0;
 	mask[0] = FRAG_LAST;
 	ld->src = r->src;
+	ld->p2p = r->p2p;
 	ld->msg = r->m;
 	ld->off = r->got;
 	ld->room = msg_len(r->m) - r->got;

@@ -72,8 +72,9 @@ enum ev_type {
 
 /*
  * EV_LANDING (group.c reads long datagrams with it): FRAG names the one
- * broadcast message it is putting together, msg, whose next fragment
- * from src would go at off (room bytes free); FRAG and each layer below
+ * message it is putting together, msg, whose next fragment from src (a
+ * broadcast, or to us if p2p) would go at off (room bytes free); FRAG
+ * and each layer below
  * push in front of hdr[at] the header such a fragment carries, with the
  * bits in mask that may differ (a CRC), and add themselves to layers.
  * Only a header that the three vouch for exactly (LANDING_ALL: for NAK,
@@ -88,6 +89,7 @@ enum ev_type {
 
 struct landing {
 	uint64_t	 src;
+	int		 p2p;
 	struct to_msg	*msg;
 	size_t		 off, room;
 	unsigned char	 hdr[LANDING_HDR_MAX], mask[LANDING_HDR_MAX];

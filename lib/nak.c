@@ -1592,8 +1592,9 @@ nak_stable(const struct nak *s)
 	return 1;
 }
 
-/* EV_LANDING: the fragment FRAG waits for is the next of src's
- * broadcast stream, a DATA with no acknowledgements on it. */
+/* EV_LANDING: the fragment FRAG waits for is the next of src's stream
+ * (broadcast, or to us in its current epoch), a DATA with no
+ * acknowledgements on it. */
 static void
 nak_landing(struct nak *s, struct landing *ld)
 {
@@ -1602,11 +1603,14 @@ nak_landing(struct nak *s, struct landing *ld)
 
 	if (!(ld->layers & LANDING_FRAG) ||
 	    (p = nak_find(s, ld->src)) == NULL || p == s->me ||
-	    (h = landing_push(ld, NAK_HDR_DATA, &mask)) == NULL)
+	    (h = landing_push(ld, NAK_HDR_DATA + (ld->p2p ? NAK_EPOCH : 0),
+	    &mask)) == NULL)
 		return;
 	h[0] = NAK_DATA;
-	h[1] = 0;
-	put64(h + 2, p->bc.next);
+	h[1] = ld->p2p ? NAK_F_P2P : 0;
+	put64(h + 2, ld->p2p ? p->rx.next : p->bc.next);
+	if (ld->p2p)
+		put64(h + NAK_HDR_DATA, p->rx.epoch);
 	ld->layers |= LANDING_NAK;
 }
 
