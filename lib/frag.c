@@ -31,8 +31,8 @@
  * fragment goes down as a slice of the message (msg_slice: its header in
  * a part of its own, its payload shared with the message), so the bytes
  * are not copied on their way to the socket.  On the way up, while one
- * broadcast message of another member is in reassembly, FRAG tells the
- * stack where its next fragment goes (EV_LANDING), and group.c reads the
+ * message of another member is in reassembly, FRAG tells the stack
+ * where its next fragment goes (EV_LANDING), and group.c reads the
  * payload of a datagram with that header straight into place: the
  * fragment comes up as a message whose second part is already there.
  *
