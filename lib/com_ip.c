@@ -138,15 +138,29 @@ ip_bufsize(int fd, int opt, int force, int v)
 	return (size_t)got / 2;
 }
 
-void
-ip_recv_hdr(struct msghdr *mh, struct sockaddr_in *sin,
-    const struct iovec *iov, int iovcnt)
+ssize_t
+ip_recv(int fd, const struct iovec *iov, int iovcnt, struct sockaddr_in *sin,
+    socklen_t *sl)
 {
-	memset(mh, 0, sizeof(*mh));
-	mh->msg_name = sin;
-	mh->msg_namelen = sizeof(*sin);
-	mh->msg_iov = (struct iovec *)iov;
-	mh->msg_iovlen = iovcnt;
+	struct msghdr	 mh;
+	ssize_t		 n;
+
+	for (;;) {
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_name = sin;
+		mh.msg_namelen = sizeof(*sin);
+		mh.msg_iov = (struct iovec *)iov;
+		mh.msg_iovlen = iovcnt;
+		if ((n = recvmsg(fd, &mh, MSG_TRUNC)) == -1) {
+			if (errno == EINTR || errno == ECONNREFUSED)
+				continue;
+			return -1;
+		}
+		if (!(mh.msg_flags & MSG_TRUNC)) {
+			*sl = mh.msg_namelen;
+			return n;
+		}
+	}
 }
 
 void

@@ -66,10 +66,14 @@ int	 ip_mtu(struct transport *, const struct ip_params *,
 	    const char *iface, const struct sockaddr_in *dst, size_t n,
 	    int *frag);
 
-/* A msghdr for recvmsg(2) of one datagram into the parts iov, its
- * source into *sin. */
-void	 ip_recv_hdr(struct msghdr *, struct sockaddr_in *sin,
-	    const struct iovec *iov, int iovcnt);
+/*
+ * One datagram from fd into the parts iov, its source into *sin and the
+ * source's length into *sl: its length, or -1 with errno (EAGAIN: none).
+ * Interrupted calls and ICMP errors are retried; a datagram longer than
+ * the parts hold is not one of ours, and skipped.
+ */
+ssize_t	 ip_recv(int fd, const struct iovec *iov, int iovcnt,
+	    struct sockaddr_in *sin, socklen_t *sl);
 
 /* Set IP_MTU_DISCOVER for frag (0: DF, never fragment); -1 with errno. */
 int	 ip_set_frag(int fd, int frag);

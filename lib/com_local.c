@@ -495,23 +495,12 @@ local_recv(struct transport *tr, const struct iovec *iov, int iovcnt)
 {
 	struct local_state *st = tr->state;
 	struct sockaddr_in sin;
-	struct msghdr mh;
+	socklen_t sl;
 	ssize_t n;
 
-	for (;;) {
-		ip_recv_hdr(&mh, &sin, iov, iovcnt);
-		n = recvmsg(st->fd, &mh, MSG_TRUNC);
-		if (n == -1) {
-			if (errno == EINTR || errno == ECONNREFUSED)
-				continue;
-			return -1;
-		}
-		if (mh.msg_flags & MSG_TRUNC)
-			continue;	/* truncated: not one of ours */
-		st->last_port = mh.msg_namelen >= sizeof(sin) ?
-		    ntohs(sin.sin_port) : 0;
-		return n;
-	}
+	if ((n = ip_recv(st->fd, iov, iovcnt, &sin, &sl)) != -1)
+		st->last_port = sl >= sizeof(sin) ? ntohs(sin.sin_port) : 0;
+	return n;
 }
 
 static void

@@ -338,7 +338,6 @@ udp_recv(struct transport *tr, const struct iovec *iov, int iovcnt)
 {
 	struct udp_state *st = tr->state;
 	struct sockaddr_in sin;
-	struct msghdr mh;
 	socklen_t sl;
 	ssize_t n;
 	int i, fd;
@@ -346,19 +345,12 @@ udp_recv(struct transport *tr, const struct iovec *iov, int iovcnt)
 	/* Alternate which socket goes first, so neither starves. */
 	for (i = 0; i < 2; ) {
 		fd = (st->next + i) % 2 == 0 ? st->mfd : st->ufd;
-		ip_recv_hdr(&mh, &sin, iov, iovcnt);
-		n = recvmsg(fd, &mh, MSG_TRUNC);
-		if (n == -1) {
-			if (errno == EINTR || errno == ECONNREFUSED)
-				continue;
+		if ((n = ip_recv(fd, iov, iovcnt, &sin, &sl)) == -1) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				return -1;
 			i++;
 			continue;
 		}
-		if (mh.msg_flags & MSG_TRUNC)
-			continue;	/* truncated: not one of ours */
-		sl = mh.msg_namelen;
 		if (udp_own(st, &sin, sl))
 			continue;
 		st->next = (st->next + i + 1) % 2;

@@ -537,22 +537,27 @@ udpu_send(struct transport *tr, uint64_t dst, const struct iovec *iov,
 	return udpu_fanout(st, NULL, st->npeers, iov, iovcnt);
 }
 
-/* Take the gossip of n bytes in iov, gathered if it came in parts. */
-static void
+/* If the datagram of n bytes in iov is gossip, take it (gathered if it
+ * came in parts) and return 1; else 0. */
+static int
 udpu_gossip_in(struct udpu_state *st, const struct sockaddr_in *sin,
     const struct iovec *iov, int iovcnt, size_t n)
 {
-	unsigned char	*b;
+	unsigned char	 magic[2], *b;
 
-	if (n <= iov[0].iov_len) {
+	if (n < sizeof(magic))
+		return 0;
+	iov_copy(iov, iovcnt, magic, sizeof(magic));
+	if (get16(magic) != GOSSIP_MAGIC)
+		return 0;
+	if (n <= iov[0].iov_len)
 		udpu_take_gossip(st, sin, iov[0].iov_base, n);
-		return;
+	else if ((b = malloc(n)) != NULL) {
+		iov_copy(iov, iovcnt, b, n);
+		udpu_take_gossip(st, sin, b, n);
+		free(b);
 	}
-	if ((b = malloc(n)) == NULL)
-		return;
-	iov_copy(iov, iovcnt, b, n);
-	udpu_take_gossip(st, sin, b, n);
-	free(b);
+	return 1;
 }
 
 static ssize_t
@@ -560,26 +565,16 @@ udpu_recv(struct transport *tr, const struct iovec *iov, int iovcnt)
 {
 	struct udpu_state *st = tr->state;
 	struct sockaddr_in sin;
-	struct msghdr mh;
-	unsigned char m[2];
+	socklen_t sl;
 	ssize_t n, k;
 
 	for (;;) {
-		ip_recv_hdr(&mh, &sin, iov, iovcnt);
-		n = recvmsg(st->fd, &mh, MSG_TRUNC);
-		if (n == -1) {
-			if (errno == EINTR || errno == ECONNREFUSED)
-				continue;
+		if ((n = ip_recv(st->fd, iov, iovcnt, &sin, &sl)) == -1)
 			return -1;
-		}
-		if ((mh.msg_flags & MSG_TRUNC) || mh.msg_namelen < sizeof(sin) ||
-		    sin.sin_family != AF_INET)
-			continue;	/* truncated: not one of ours */
-		if (n >= 2 && (iov_copy(iov, iovcnt, m, 2),
-		    get16(m) == GOSSIP_MAGIC)) {
-			udpu_gossip_in(st, &sin, iov, iovcnt, (size_t)n);
+		if (sl < sizeof(sin) || sin.sin_family != AF_INET)
+			continue;	/* not one of ours */
+		if (udpu_gossip_in(st, &sin, iov, iovcnt, (size_t)n))
 			continue;
-		}
 		k = st->last;
 		if (k == -1 || !udpu_same(&st->peers[k].sin, &sin))
 			k = udpu_find(st, &sin);
