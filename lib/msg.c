@@ -290,19 +290,35 @@ msg_fit(struct to_msg *m)
 
 /* --- first in first out queues of messages --------------------------- */
 
+void *
+fifo_regrow(const void *ring, size_t head, size_t n, size_t cap,
+    size_t newcap, size_t size)
+{
+	const unsigned char *r = ring;
+	unsigned char	*nr;
+	size_t		 first = n < cap - head ? n : cap - head;
+
+	if ((nr = reallocarray(NULL, newcap, size)) == NULL)
+		return NULL;
+	if (n > 0) {
+		memcpy(nr, r + head * size, first * size);
+		memcpy(nr + first * size, r, (n - first) * size);
+	}
+	return nr;
+}
+
 int
 mq_reserve(struct mq *q)
 {
 	struct to_msg	**nq;
-	size_t		 cap, i;
+	size_t		 cap;
 
 	if (q->n < q->cap)
 		return 0;
 	cap = q->cap ? q->cap * 2 : 64;
-	if ((nq = reallocarray(NULL, cap, sizeof(*nq))) == NULL)
+	if ((nq = fifo_regrow(q->q, q->head, q->n, q->cap, cap,
+	    sizeof(*nq))) == NULL)
 		return -1;
-	for (i = 0; i < q->n; i++)
-		nq[i] = q->q[(q->head + i) % q->cap];
 	free(q->q);
 	q->q = nq;
 	q->head = 0;

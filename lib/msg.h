@@ -102,6 +102,14 @@ msg_ext_data(const struct to_msg *m)
 	return m->ext->bytes + m->ext_off;
 }
 
+/*
+ * A ring of n elements of size bytes, the first at head of cap, copied in
+ * order to the start of a new array of newcap (at least n): the array,
+ * or NULL if there is no memory.  The old one is the caller's to free.
+ */
+void		*fifo_regrow(const void *ring, size_t head, size_t n,
+		    size_t cap, size_t newcap, size_t size);
+
 /* Messages first in first out (a ring that doubles); NULL entries too. */
 struct mq {
 	struct to_msg	**q;

@@ -46,16 +46,15 @@ int
 ordq_push(struct ord_queue *q, const struct ord_msg *e)
 {
 	struct ord_msg	*nq;
-	size_t		 i, cap;
+	size_t		 cap;
 
 	if (q->n == q->cap) {
 		cap = q->cap ? q->cap * 2 : 64;
-		if ((nq = reallocarray(NULL, cap, sizeof(*nq))) == NULL) {
+		if ((nq = fifo_regrow(q->q, q->head, q->n, q->cap, cap,
+		    sizeof(*nq))) == NULL) {
 			msg_free(e->m);
 			return -1;
 		}
-		for (i = 0; i < q->n; i++)
-			nq[i] = q->q[(q->head + i) % q->cap];
 		free(q->q);
 		q->q = nq;
 		q->head = 0;

@@ -104,6 +104,19 @@ test_mq(void)
 	}
 	CHECK(ok);
 	CHECK(mq_pop(&q) == NULL);
+	/* grown while the ring wraps: the order holds */
+	for (i = 0; i < 300; i++) {
+		if (i % 3 == 2)
+			msg_free(mq_pop(&q));
+		ok &= mq_reserve(&q) == 0;
+		mq_push(&q, msg_from(&i, sizeof(i)));
+	}
+	for (i = 100; i < 300; i++) {
+		m = mq_pop(&q);
+		ok &= m != NULL && memcmp(msg_data(m), &i, sizeof(i)) == 0;
+		msg_free(m);
+	}
+	CHECK(ok && q.n == 0);
 	mq_clear(&q);
 }
 
