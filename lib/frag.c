@@ -433,10 +433,10 @@ frag_up(struct layer *l, struct to_msg *m)
 static void
 frag_landing(struct frag *f, struct landing *ld)
 {
-	struct frag_rx	*r = &f->rx[0];
+	struct frag_rx	*r;
 	unsigned char	*h, *mask;
 
-	if (f->nrx != 1 || r->own ||
+	if (f->nrx != 1 || (r = f->rx)->own ||
 	    (h = landing_push(ld, FRAG_HDR, &mask)) == NULL)
 		return;
 	h[0] = 0;

@@ -74,9 +74,9 @@ enum ev_type {
  * EV_LANDING (group.c reads long datagrams with it): FRAG names the one
  * message it is putting together, msg, whose next fragment from src (a
  * broadcast, or to us if p2p) would go at off (room bytes free); FRAG
- * and each layer below
- * push in front of hdr[at] the header such a fragment carries, with the
- * bits in mask that may differ (a CRC), and add themselves to layers.
+ * and each layer below push in front of hdr[at] the header such a
+ * fragment carries, with the bits in mask that may differ (a CRC), and
+ * add themselves to layers.
  * Only a header that the three vouch for exactly (LANDING_ALL: for NAK,
  * the next number of src's stream, so nothing holds it out of order) is
  * read in front of its payload read straight into msg at off.
@@ -160,8 +160,8 @@ struct layer {
  */
 int		 layer_down(struct layer *, struct to_msg *);
 void		 layer_up(struct layer *, struct to_msg *);
-/* Hand on a view the caller keeps (layer_up takes a copy of it when the
- * next layer is not the application, which only reads it). */
+/* Hand on a view the caller keeps: the application only reads it; a
+ * layer above gets a clone of it. */
 void		 layer_up_view(struct layer *, const struct to_msg *);
 void		 layer_ctl_down(struct layer *, struct event *);
 void		 layer_ctl_up(struct layer *, struct event *);

@@ -205,7 +205,6 @@ struct peer {
 	struct stream	 tx;		/* our stream to it */
 };
 
-
 struct nak {
 	struct peer	*me;
 	struct peer	**peers;	/* the view, by rank */

@@ -342,7 +342,7 @@ stack_cast_data(struct stack *s, const void *data, size_t len)
 		return 0;
 	if ((m = msg_from(data, len)) == NULL)
 		return -1;
-	return top->ops->down(top, m);
+	return stack_cast(s, m);
 }
 
 void
