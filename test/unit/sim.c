@@ -285,6 +285,10 @@ sim_free(struct sim *s)
 		free(d);
 	}
 	for (i = 0; i < s->n; i++) {
+		while ((d = s->nodes[i].bl_head) != NULL) {
+			s->nodes[i].bl_head = d->next;
+			free(d);
+		}
 		stack_free(s->nodes[i].stack);
 		free(s->nodes[i].port);
 		for (j = 0; j < s->nodes[i].nrecs; j++)
@@ -304,13 +308,53 @@ sim_next(struct sim *s)
 	int		 i;
 
 	for (i = 0; i < s->n; i++) {
-		if (!s->nodes[i].alive || s->nodes[i].stack == NULL)
+		if (!s->nodes[i].alive || s->nodes[i].stack == NULL ||
+		    s->nodes[i].frozen)
 			continue;
 		w = stack_next_wake(s->nodes[i].stack);
 		if (w != 0 && (t == 0 || w < t))
 			t = w;
 	}
 	return t;
+}
+
+/* A datagram for a stopped node waits in its socket, if there is room. */
+static void
+sim_backlog(struct sim_node *nd, struct sim_dgram *d)
+{
+	if (nd->bl_bytes + d->len > SIM_RCVBUF) {
+		free(d);
+		return;
+	}
+	d->next = NULL;
+	if (nd->bl_tail != NULL)
+		nd->bl_tail->next = d;
+	else
+		nd->bl_head = d;
+	nd->bl_tail = d;
+	nd->bl_bytes += d->len;
+}
+
+void
+sim_freeze(struct sim *s, int i, int frozen)
+{
+	struct sim_node	*nd = &s->nodes[i];
+	struct sim_dgram *d;
+
+	nd->frozen = frozen;
+	if (frozen || nd->bl_head == NULL)
+		return;
+	/* the backlog is read first, as soon as the node runs */
+	for (d = nd->bl_head; d != NULL; d = d->next) {
+		d->at = s->now;
+		s->in_flight++;
+	}
+	nd->bl_tail->next = s->head;
+	if (s->head == NULL)
+		s->tail = nd->bl_tail;
+	s->head = nd->bl_head;
+	nd->bl_head = nd->bl_tail = NULL;
+	nd->bl_bytes = 0;
 }
 
 static void
@@ -322,13 +366,17 @@ sim_step(struct sim *s)
 	int		 i;
 
 	for (i = 0; i < s->n; i++)
-		if (s->nodes[i].alive)
+		if (s->nodes[i].alive && !s->nodes[i].frozen)
 			stack_set_now(s->nodes[i].stack, s->now);
 	while ((d = s->head) != NULL && d->at <= s->now) {
 		if ((s->head = d->next) == NULL)
 			s->tail = NULL;
 		s->in_flight--;
 		nd = &s->nodes[d->to];
+		if (nd->alive && nd->frozen) {
+			sim_backlog(nd, d);
+			continue;
+		}
 		if (nd->alive && (m = msg_new(0, d->len)) != NULL) {
 			memcpy(msg_data(m), d->data, d->len);
 			stack_input(nd->stack, m);
@@ -336,7 +384,7 @@ sim_step(struct sim *s)
 		free(d);
 	}
 	for (i = 0; i < s->n; i++)
-		if (s->nodes[i].alive)
+		if (s->nodes[i].alive && !s->nodes[i].frozen)
 			stack_run_timers(s->nodes[i].stack);
 }
 

@@ -20,6 +20,7 @@
 
 #define SIM_MAX_NODES	32
 #define SIM_LATENCY	20000	/* ns, one way */
+#define SIM_RCVBUF	(4u << 20) /* a stopped node's socket holds */
 
 struct sim_rec {
 	uint64_t	 src;		/* meta.src of the top-level message */
@@ -44,6 +45,10 @@ struct sim_node {
 	int		 exit_error;	/* its error, if any */
 	int		 cut_done;	/* EV_CUT_DONE seen (for NAK tests) */
 	int		 vlog;		/* its log in sim->verify */
+	/* sim_freeze: stopped (SIGSTOP): no timers, datagrams wait */
+	int		 frozen;
+	struct sim_dgram *bl_head, *bl_tail;	/* its socket's backlog */
+	size_t		 bl_bytes;
 };
 
 struct sim {
@@ -81,5 +86,12 @@ void		 sim_crash(struct sim *, int i);
 void		 sim_partition(struct sim *, const int *a, int na,
 		    const int *b, int nb, int cut);
 uint64_t	 sim_random(struct sim *);
+/*
+ * Stop node i as SIGSTOP does (1) or let it go on (0).  While it is
+ * stopped its timers do not fire and what reaches it waits in its socket,
+ * up to SIM_RCVBUF bytes, the rest dropped; when it goes on it reads that
+ * backlog at once, its clock jumped forward, its timers all late.
+ */
+void		 sim_freeze(struct sim *, int i, int frozen);
 
 #endif /* TO_SIM_H */

@@ -1,0 +1,333 @@
+/*
+ * test_pause.c: members stopped past the suspect time (SIGSTOP, a laptop
+ * that sleeps, a starved host), modelled by sim_freeze: no timers, no
+ * receive, then a socket full of old datagrams and every timer late.
+ * The group goes on without the stopped member; when it runs again it
+ * finds itself excluded, closes its view alone and is merged back.
+ *
+ * What must hold through that, for every protocol and packing (specs.h):
+ *  - a sender's own echo has every message it cast, in order, no gap:
+ *    what it cast before the cut is delivered, in the closing view or
+ *    after (to(7), paper section 3.1), never dropped;
+ *  - once the group is whole again everything it cast becomes stable,
+ *    so tocast's drain ends (to_all_stable);
+ *  - verify.c: one total order, sender order, virtual synchrony;
+ *  - the group ends in one view that delivers a last burst everywhere.
+ *
+ * TO_SEED replays one random schedule (of each spec TO_SPECS keeps) with
+ * its steps printed; TO_SCHEDULES sets how many per spec.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "sim.h"
+#include "specs.h"
+
+#define PAUSE_SCHEDULES	20	/* random schedules per spec, by default */
+
+static const struct spec *cur;
+static struct to_config cur_cfg;
+
+struct run {
+	struct sim	*s;
+	int		 next[SIM_MAX_NODES];	/* per node: next counter */
+	int		 crashed[SIM_MAX_NODES];
+	int		 log;
+};
+
+static void
+say(struct run *r, const char *what, int i)
+{
+	if (r->log)
+		printf("# %.3f %s %d\n", r->s->now / 1e9, what, i);
+}
+
+static void
+burst(struct run *r, int node, int count)
+{
+	char	 buf[32];
+	int	 k, len;
+
+	for (k = 0; k < count; k++) {
+		len = snprintf(buf, sizeof(buf), "%d:%d", node,
+		    r->next[node]++);
+		(void)sim_cast(r->s, node, buf, (size_t)len);
+	}
+}
+
+static int
+live(const struct run *r, int i)
+{
+	const struct sim_node *nd = &r->s->nodes[i];
+
+	return nd->alive && !nd->exited && !nd->frozen;
+}
+
+/* A steady stream from the senders for ms milliseconds. */
+static void
+stream(struct run *r, const int *senders, int n, int ms)
+{
+	int	 t, k;
+
+	for (t = 0; t < ms; t += 5) {
+		for (k = 0; k < n; k++)
+			if (live(r, senders[k]))
+				burst(r, senders[k], 3);
+		sim_run(r->s, NULL, NULL, 5 * MS);
+	}
+}
+
+static int
+first_live(const struct run *r)
+{
+	int	 i;
+
+	for (i = 0; i < r->s->n; i++)
+		if (live(r, i))
+			return i;
+	return 0;
+}
+
+static int
+one_view(struct sim *s, void *arg)
+{
+	const struct run *r = arg;
+	const struct to_view *v = &s->nodes[first_live(r)].view, *w;
+	int		 i, n = 0;
+
+	for (i = 0; i < s->n; i++) {
+		if (!live(r, i))
+			continue;
+		w = &s->nodes[i].view;
+		if (w->id != v->id || w->n != v->n || (v->n > 0 &&
+		    memcmp(w->members, v->members, v->n * sizeof(uint64_t))))
+			return 0;
+		n++;
+	}
+	return n > 0 && v->n == (uint32_t)n;
+}
+
+/* Every own message delivered, and stable: tocast's drain would end. */
+static int
+all_drained(struct sim *s, void *arg)
+{
+	struct run	*r = arg;
+	struct event	 e;
+	size_t		 j, own;
+	int		 i;
+
+	for (i = 0; i < s->n; i++) {
+		if (!live(r, i))
+			continue;
+		for (j = 0, own = 0; j < s->nodes[i].nrecs; j++)
+			own += s->nodes[i].recs[j].src == s->nodes[i].id;
+		if (own != (size_t)r->next[i])
+			return 0;
+		memset(&e, 0, sizeof(e));
+		e.type = EV_STABLE;
+		sim_ctl(s, i, &e);
+		if (!e.stable)
+			return 0;
+	}
+	return 1;
+}
+
+/* Node i's echo of its own casts: 0, 1, 2, ... next-1, nothing left out. */
+static int
+own_echo(struct run *r, int i)
+{
+	const struct sim_node *nd = &r->s->nodes[i];
+	size_t		 j;
+	int		 want = 0, node, k;
+
+	for (j = 0; j < nd->nrecs; j++) {
+		if (nd->recs[j].src != nd->id)
+			continue;
+		if (sscanf((const char *)nd->recs[j].data, "%d:%d", &node,
+		    &k) != 2 || node != i || k != want) {
+			printf("# %s node %d: own echo has %.*s where %d:%d "
+			    "was due\n", cur->name, i, (int)nd->recs[j].len,
+			    (const char *)nd->recs[j].data, i, want);
+			return 0;
+		}
+		want++;
+	}
+	if (want != r->next[i] && !r->crashed[i]) {
+		printf("# %s node %d: own echo ends at %d of %d\n", cur->name,
+		    i, want, r->next[i]);
+		return 0;
+	}
+	return 1;
+}
+
+/* The end of every run: one view, everything drained, a last burst, and
+ * the logs checked. */
+static int
+finish(struct run *r, const char *what, uint64_t seed)
+{
+	char		 why[256];
+	size_t		 want[SIM_MAX_NODES];
+	int		 i, ok = 1, got;
+
+	for (i = 0; i < r->s->n; i++)
+		if (r->s->nodes[i].frozen)
+			sim_freeze(r->s, i, 0);
+	memset(r->s->cut, 0, sizeof(r->s->cut));
+	if (!sim_run(r->s, one_view, r, 30 * SEC)) {
+		printf("# %s %s seed %llu: no single view\n", cur->name, what,
+		    (unsigned long long)seed);
+		ok = 0;
+	}
+	if (ok && !sim_run(r->s, all_drained, r, 30 * SEC)) {
+		printf("# %s %s seed %llu: own casts never all delivered "
+		    "and stable\n", cur->name, what, (unsigned long long)seed);
+		ok = 0;
+	}
+	for (i = 0; i < r->s->n; i++)
+		ok &= own_echo(r, i);
+	for (i = 0; i < r->s->n; i++)
+		want[i] = r->s->nodes[i].nrecs + 5;
+	burst(r, first_live(r), 5);
+	got = 0;
+	for (uint64_t end = r->s->now + 10 * SEC; r->s->now < end && !got;) {
+		sim_run(r->s, NULL, NULL, 10 * MS);
+		got = 1;
+		for (i = 0; i < r->s->n; i++)
+			if (live(r, i) && r->s->nodes[i].nrecs < want[i])
+				got = 0;
+	}
+	if (!got) {
+		printf("# %s %s seed %llu: a last burst did not reach "
+		    "everyone\n", cur->name, what, (unsigned long long)seed);
+		ok = 0;
+	}
+	if (verify_run(r->s->verify, why, sizeof(why)) == -1) {
+		printf("# %s %s seed %llu: %s\n", cur->name, what,
+		    (unsigned long long)seed, why);
+		ok = 0;
+	}
+	if (!ok)
+		printf("# %s %s seed %llu fails (TO_SPECS=%s TO_SEED=%llu "
+		    "to replay a schedule)\n", cur->name, what,
+		    (unsigned long long)seed, cur->name,
+		    (unsigned long long)seed);
+	sim_free(r->s);
+	return ok;
+}
+
+static int
+start(struct run *r, int n, const char *faults, uint64_t seed, int log)
+{
+	memset(r, 0, sizeof(*r));
+	r->log = log;
+	if ((r->s = sim_new_cfg(n, cur->stack, faults, seed, &cur_cfg)) ==
+	    NULL)
+		return 0;
+	return sim_run(r->s, one_view, r, 10 * SEC);
+}
+
+/*
+ * The smallest case of the soak (issue 15, class 5): of three members,
+ * one sends a steady stream and is stopped for stop_ms, longer than the
+ * suspect time; it runs again and goes on sending.  Stopping a receiver
+ * or rank 0 (the role holder) instead: victim.
+ */
+static int
+run_pause(uint64_t seed, int victim, int stop_ms)
+{
+	struct run	 r;
+	int		 senders[] = { 2, 1 };
+
+	if (!start(&r, 3, "loss=1%", seed, 0))
+		return 0;
+	stream(&r, senders, 2, 200);
+	sim_freeze(r.s, victim, 1);
+	stream(&r, senders, 2, stop_ms);
+	sim_freeze(r.s, victim, 0);
+	stream(&r, senders, 2, 300);
+	return finish(&r, victim == 2 ? "stopped sender" : victim == 0 ?
+	    "stopped rank 0" : "stopped receiver", seed);
+}
+
+/* Seeded schedules: streams from two or three senders, with stops,
+ * crashes, partitions and heals overlapping. */
+static int
+run_schedule(uint64_t seed, int log)
+{
+	struct run	 r;
+	int		 senders[3], nsend, steps, k, i;
+	uint64_t	 x;
+
+	if (!start(&r, 4 + (int)(seed % 2), "loss=2%,reorder=1%", seed, log))
+		return 0;
+	nsend = 2 + (int)(sim_random(r.s) % 2);
+	for (k = 0; k < nsend; k++)
+		senders[k] = (int)(sim_random(r.s) % (uint64_t)r.s->n);
+	steps = 4 + (int)(sim_random(r.s) % 6);
+	for (k = 0; k < steps; k++) {
+		x = sim_random(r.s) % 10;
+		i = (int)(sim_random(r.s) % (uint64_t)r.s->n);
+		if (x < 4) {
+			say(&r, r.s->nodes[i].frozen ? "thaw" : "stop", i);
+			sim_freeze(r.s, i, !r.s->nodes[i].frozen);
+		} else if (x == 4 && !r.s->nodes[i].frozen) {
+			int a[SIM_MAX_NODES], b[SIM_MAX_NODES], na = 0, nb = 0;
+
+			for (int j = 0; j < r.s->n; j++)
+				if (j == i || sim_random(r.s) % 3 == 0)
+					a[na++] = j;
+				else
+					b[nb++] = j;
+			say(&r, "partition around", i);
+			sim_partition(r.s, a, na, b, nb, 1);
+		} else if (x == 5) {
+			say(&r, "heal", i);
+			memset(r.s->cut, 0, sizeof(r.s->cut));
+		}
+		stream(&r, senders, nsend,
+		    100 + (int)(sim_random(r.s) % 2500));
+	}
+	return finish(&r, "schedule", seed);
+}
+
+static uint64_t
+run_spec(uint64_t n)
+{
+	uint64_t	 seed, failed = 0;
+
+	failed += !run_pause(1, 2, 3000);	/* the sender */
+	failed += !run_pause(2, 1, 3000);	/* a receiver (and sender) */
+	failed += !run_pause(3, 0, 3000);	/* rank 0 */
+	failed += !run_pause(4, 2, 1500);	/* just past the suspect time */
+	for (seed = 1; seed <= n; seed++)
+		failed += !run_schedule(seed, 0);
+	printf("# %s: 4 pauses and %llu schedules, %llu failed\n", cur->name,
+	    (unsigned long long)n, (unsigned long long)failed);
+	return failed;
+}
+
+int
+main(void)
+{
+	struct spec	 specs[SPEC_MAX];
+	const char	*env;
+	uint64_t	 n, failed = 0;
+	int		 i, nspecs = spec_list(specs);
+
+	for (i = 0; i < nspecs; i++) {
+		cur = &specs[i];
+		spec_config(cur, &cur_cfg);
+		if ((env = getenv("TO_SEED")) != NULL) {
+			CHECK(run_schedule(strtoull(env, NULL, 10), 1));
+			continue;
+		}
+		n = PAUSE_SCHEDULES;
+		if ((env = getenv("TO_SCHEDULES")) != NULL)
+			n = strtoull(env, NULL, 10);
+		failed += run_spec(n);
+	}
+	CHECK(failed == 0);
+	return check_done();
+}
