@@ -704,6 +704,25 @@ order_deliver_unordered(struct order *o)
 	free(all);
 }
 
+/*
+ * Own units not yet seen delivered close the view with the unordered
+ * ones.  After a flush they are there already, looped back (the cut holds
+ * our stream up to our FLUSH_OK, which followed their re-sending), and
+ * are skipped as duplicates; but a member excluded while alive (stopped,
+ * cut off) closes its view alone with no flush to wait for, and without
+ * this would drop what it cast before the cut.
+ */
+static void
+order_keep_pending(struct order *o)
+{
+	struct ord_msg	*p;
+
+	while ((p = ordq_front(&o->pending)) != NULL) {
+		(void)ordq_push(&o->unordered, p);
+		ordq_pop(&o->pending);
+	}
+}
+
 /* Adopt the new view: members, per-sender delivery marks, activity. */
 static int
 order_adopt(struct order *o, const struct to_view *v)
@@ -751,8 +770,8 @@ order_view(struct order *o, struct event *e)
 	uint32_t	 i;
 
 	order_heap_drain(o);
+	order_keep_pending(o);
 	order_deliver_unordered(o);
-	ordq_clear(&o->pending);
 	if (e->adopt_state && e->view_state_len >= 8)
 		o->gseq = get64(e->view_state);
 	put64(e->view_state, o->gseq);

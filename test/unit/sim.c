@@ -136,6 +136,7 @@ sim_deliver(void *arg, const struct to_msg *m)
 	if ((r->data = malloc(r->len + 1)) == NULL)
 		err(1, "malloc");
 	memcpy(r->data, msg_data(m), r->len);
+	r->data[r->len] = '\0';
 }
 
 static void

@@ -109,6 +109,25 @@ one_view(struct sim *s, void *arg)
 	return n > 0 && v->n == (uint32_t)n;
 }
 
+/* One view that holds for three seconds: a stale view, from before a
+ * stop, is no agreement. */
+static int
+settle(struct run *r, uint64_t limit)
+{
+	uint64_t	 end = r->s->now + limit, id;
+
+	while (r->s->now < end) {
+		if (!sim_run(r->s, one_view, r, end - r->s->now))
+			return 0;
+		id = r->s->nodes[first_live(r)].view.id;
+		sim_run(r->s, NULL, NULL, 3 * SEC);
+		if (one_view(r->s, r) && r->s->nodes[first_live(r)].view.id ==
+		    id)
+			return 1;
+	}
+	return 0;
+}
+
 /* Every own message delivered, and stable: tocast's drain would end. */
 static int
 all_drained(struct sim *s, void *arg)
@@ -175,7 +194,7 @@ finish(struct run *r, const char *what, uint64_t seed)
 		if (r->s->nodes[i].frozen)
 			sim_freeze(r->s, i, 0);
 	memset(r->s->cut, 0, sizeof(r->s->cut));
-	if (!sim_run(r->s, one_view, r, 30 * SEC)) {
+	if (!settle(r, 30 * SEC)) {
 		printf("# %s %s seed %llu: no single view\n", cur->name, what,
 		    (unsigned long long)seed);
 		ok = 0;
@@ -201,6 +220,13 @@ finish(struct run *r, const char *what, uint64_t seed)
 	if (!got) {
 		printf("# %s %s seed %llu: a last burst did not reach "
 		    "everyone\n", cur->name, what, (unsigned long long)seed);
+		for (i = 0; i < r->s->n; i++)
+			printf("#  node %d alive %d exited %d view %llu n %u "
+			    "has %zu wants %zu\n", i, r->s->nodes[i].alive,
+			    r->s->nodes[i].exited,
+			    (unsigned long long)r->s->nodes[i].view.id,
+			    r->s->nodes[i].view.n, r->s->nodes[i].nrecs,
+			    want[i]);
 		ok = 0;
 	}
 	if (verify_run(r->s->verify, why, sizeof(why)) == -1) {
