@@ -132,6 +132,32 @@ mb_excluded(struct layer *l, uint64_t newer)
 }
 
 /*
+ * The process did not run for longer than the suspect time (SIGSTOP, a
+ * machine that slept, a starved host): by now the others have taken us
+ * for dead and closed our view without us.  What waits in our socket is
+ * of that view, and an orderer that took it in would order, and deliver
+ * at once, what the others' flush has already delivered in an order of
+ * its own.  So we close our view alone before anything else, as if told
+ * we were excluded; if they had not yet gone on, they merge us back.
+ * Our timers run at least every fifth of the suspect time (ALIVE), so
+ * a gap this long is never an idle member.
+ */
+void
+mb_woke(struct layer *l)
+{
+	struct mbrship	*mb = l->state;
+	uint64_t	 now = layer_now(l), last = mb->last_run;
+
+	mb->last_run = now;
+	if (last == 0 || now - last <= mb->suspect_ns || mb->leaving ||
+	    mb->view.n < 2 || (mb->state != MB_NORMAL &&
+	    mb->state != MB_FLUSHING && mb->state != MB_CUTTING))
+		return;
+	layer_stats(l)->stops++;
+	mb_excluded(l, mb->view_id);
+}
+
+/*
  * src proposes members s while we are in coord's flush: follow src only
  * if both are of our view and src left coord out, or we suspect coord.
  */

@@ -770,6 +770,7 @@ mb_up(struct layer *l, struct to_msg *m)
 	int		 type = msg_len(m) > 0 ? msg_data(m)[0] : 0;
 	char		 name[32];
 
+	mb_woke(l);
 	if (((struct mbrship *)l->state)->state == MB_WATCHING) {
 		if (type == MB_HELLO && msg_len(m) > 0)
 			mb_watch_hello(l, src, &r);
@@ -945,6 +946,7 @@ mb_timer(struct layer *l)
 	struct mbrship	*mb = l->state;
 	uint64_t	 now = layer_now(l);
 
+	mb_woke(l);
 	if (mb->flush_id != 0 && mb->flush_coord != layer_self(l) &&
 	    now >= mb->flush_heard + MB_JOIN_WAIT && !mb->paused)
 		mb_flush_abandon(l);

@@ -89,6 +89,8 @@ struct mbrship {
 	struct mb_set	 suspects;
 	uint64_t	 next_alive;
 	uint64_t	 cut_deadline;	/* a cut that takes this long is stuck */
+	uint64_t	 last_run;	/* when the layer last ran: a gap past
+					 * the suspect time was a stop */
 	int		 leaving;
 	int		 paused;	/* EV_PAUSE: deaf, so suspect no one */
 	int		 leave_tries;	/* LEAVEs unanswered: we go after enough */
@@ -217,6 +219,7 @@ void		 mb_check_failures(struct layer *);
 void		 mb_flush_abandon(struct layer *);
 void		 mb_cut_stuck(struct layer *);
 void		 mb_excluded(struct layer *, uint64_t);
+void		 mb_woke(struct layer *);
 int		 mb_takes_over(struct layer *, uint64_t, uint64_t,
 		    const struct mb_set *);
 

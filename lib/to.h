@@ -118,6 +118,9 @@ struct to_stats {
 	uint64_t	naks_sent, retransmits;
 	uint64_t	casts, delivered;
 	uint64_t	views;
+	uint64_t	stops;		/* woke after not running for longer
+					 * than the suspect time, and closed
+					 * the view alone (SIGSTOP, sleep) */
 	/* with a key (to_config.key), or against one */
 	uint64_t	dropped_auth;	/* sealed, failed authentication (or
 					 * we have no key) */
