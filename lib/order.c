@@ -345,7 +345,7 @@ order_deliver_at(struct order *o, struct to_msg *u, uint64_t sender,
 			*last = done = sseq + i;
 			m.meta.src = sender;
 			m.meta.sender_seq = sseq + i;
-			m.meta.global_seq = ++o->gseq;
+			m.meta.global_seq = o->unnumbered ? 0 : ++o->gseq;
 			m.meta.view_id = o->view.id;
 			layer_up_view(o->l, &m);
 		}
@@ -680,7 +680,16 @@ order_cmp_rank(const void *a, const void *b, void *arg)
 	return x->sseq < y->sseq ? -1 : x->sseq > y->sseq;
 }
 
-/* The closing view's unordered messages, by rank, then sender order. */
+/*
+ * The closing view's unordered messages, by rank, then sender order.
+ * They have no place in the view's order: every member that goes on to
+ * the same next view delivers them here, the same ones in the same order
+ * (virtual synchrony), but on the two sides of a split, or at a member
+ * excluded alone, each side's flush delivers its own after the last
+ * message the protocol ordered.  Numbered on from the view's order they
+ * would give one (view, global seq) two messages, so they carry global
+ * seq 0: "delivered by the flush, unnumbered" (to(7), to-frame(5)).
+ */
 static void
 order_deliver_unordered(struct order *o)
 {
@@ -699,8 +708,10 @@ order_deliver_unordered(struct order *o)
 		ordq_pop(q);
 	}
 	qsort_r(all, n, sizeof(*all), order_cmp_rank, o);
+	o->unnumbered = 1;
 	for (i = 0; i < n; i++)
 		order_deliver(o, all[i].m, all[i].sender, all[i].sseq);
+	o->unnumbered = 0;
 	free(all);
 }
 

@@ -71,6 +71,8 @@ struct order {
 	int		 flushing;
 	uint64_t	 sseq;		/* last sender seq we assigned */
 	uint64_t	 gseq;		/* last global seq delivered */
+	int		 unnumbered;	/* delivering a flush's unordered
+					 * units: global seq 0 */
 	struct ord_queue pending;	/* own units not yet delivered */
 	struct ord_queue blocked;	/* own casts made during a flush */
 	struct ord_queue unordered;	/* received at a flush */

@@ -132,6 +132,12 @@ sim_deliver(void *arg, const struct to_msg *m)
 		    (unsigned long long)m->meta.global_seq,
 		    (unsigned long long)m->meta.view_id);
 	r->src = m->meta.src;
+	r->sseq = m->meta.sender_seq;
+	r->gseq = m->meta.global_seq;
+	r->vkey = m->meta.view_id;
+	for (uint32_t i = 0; i < nd->view.n; i++)
+		r->vkey = (r->vkey ^ nd->view.members[i]) *
+		    0x100000001b3ULL;
 	r->len = msg_len(m);
 	if ((r->data = malloc(r->len + 1)) == NULL)
 		err(1, "malloc");

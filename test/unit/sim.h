@@ -26,6 +26,8 @@ struct sim_rec {
 	uint64_t	 src;		/* meta.src of the top-level message */
 	size_t		 len;
 	unsigned char	*data;
+	uint64_t	 sseq, gseq;	/* meta.sender_seq, meta.global_seq */
+	uint64_t	 vkey;		/* the view it came in: id and members */
 };
 
 struct sim_node {

@@ -181,6 +181,46 @@ own_echo(struct run *r, int i)
 	return 1;
 }
 
+/*
+ * One view (id and members: the two sides of a split may reuse an id)
+ * and one global sequence number name one message, at every member
+ * (issue 15, class 4); 0 is no number.  A quadratic look is fine here.
+ */
+static int
+one_name(struct run *r)
+{
+	const struct sim_rec *a, *b;
+	int		 i, j;
+	size_t		 x, y;
+
+	for (i = 0; i < r->s->n; i++)
+		for (j = i + 1; j < r->s->n; j++)
+			for (x = 0; x < r->s->nodes[i].nrecs; x++) {
+				a = &r->s->nodes[i].recs[x];
+				if (a->gseq == 0)
+					continue;
+				for (y = 0; y < r->s->nodes[j].nrecs; y++) {
+					b = &r->s->nodes[j].recs[y];
+					if (a->vkey != b->vkey ||
+					    a->gseq != b->gseq)
+						continue;
+					if (a->src == b->src &&
+					    a->sseq == b->sseq)
+						break;
+					printf("# %s: g%llu of one view is "
+					    "%04llx:%llu at node %d, %04llx:"
+					    "%llu at node %d\n", cur->name,
+					    (unsigned long long)a->gseq,
+					    (unsigned long long)(a->src >> 48),
+					    (unsigned long long)a->sseq, i,
+					    (unsigned long long)(b->src >> 48),
+					    (unsigned long long)b->sseq, j);
+					return 0;
+				}
+			}
+	return 1;
+}
+
 /* The end of every run: one view, everything drained, a last burst, and
  * the logs checked. */
 static int
@@ -206,6 +246,7 @@ finish(struct run *r, const char *what, uint64_t seed)
 	}
 	for (i = 0; i < r->s->n; i++)
 		ok &= own_echo(r, i);
+	ok &= one_name(r);
 	for (i = 0; i < r->s->n; i++)
 		want[i] = r->s->nodes[i].nrecs + 5;
 	burst(r, first_live(r), 5);
