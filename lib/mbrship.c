@@ -462,24 +462,51 @@ mb_read_start(struct wire_rd *r, struct cut *c)
 	return r->err ? -1 : 0;
 }
 
-/* Data for the view we just installed that came early, in order. */
+/*
+ * Early data of the view we just installed goes up, in arrival order;
+ * data of older views will never be ours; data of newer views waits on.
+ * It may be of several views: a member that goes from view 6 to view 8
+ * hears members that installed a view 7 without it first, and must not
+ * drop the data of 8 for holding that of 7 (totem lost its token so).
+ */
 void
 mb_release_future(struct layer *l)
 {
 	struct mbrship	*mb = l->state;
-	struct to_msg	**q = mb->future;
-	size_t		 i, n = mb->nfuture;
+	struct to_msg	**q = mb->future, *m;
+	size_t		 i, n = mb->nfuture, keep = 0;
 
-	if (mb->future_view != mb->view_id) {
-		for (i = 0; i < n; i++)
-			msg_free(q[i]);
-		n = 0;
-	}
-	mb->future = NULL;
+	mb->future = NULL;	/* what comes meanwhile is held afresh */
 	mb->nfuture = 0;
-	for (i = 0; i < n; i++)
-		layer_up(l, q[i]);
-	free(q);
+	for (i = 0; i < n; i++) {
+		m = q[i];
+		if (m->meta.view_id > mb->view_id)
+			q[keep++] = m;
+		else if (m->meta.view_id < mb->view_id)
+			msg_free(m);
+		else
+			layer_up(l, m);
+	}
+	if (mb->nfuture > 0) {
+		/* held during an upcall (none is known to): after ours */
+		if (keep + mb->nfuture > n) {
+			struct to_msg **nq = reallocarray(q,
+			    keep + mb->nfuture, sizeof(*q));
+
+			if (nq == NULL) {	/* ours go: ENOMEM */
+				while (keep > 0)
+					msg_free(q[--keep]);
+				free(q);
+				return;
+			}
+			q = nq;
+		}
+		memcpy(q + keep, mb->future, mb->nfuture * sizeof(*q));
+		keep += mb->nfuture;
+		free(mb->future);
+	}
+	mb->future = q;
+	mb->nfuture = keep;
 }
 
 void
@@ -673,10 +700,6 @@ mb_hold_future(struct layer *l, struct to_msg *m, uint64_t vid)
 	struct mbrship	*mb = l->state;
 	struct to_msg	**q;
 
-	if (mb->nfuture > 0 && vid != mb->future_view) {
-		msg_free(m);
-		return;
-	}
 	if (mb->nfuture == MB_MAX_FUTURE ||
 	    (q = reallocarray(mb->future, mb->nfuture + 1, sizeof(*q))) ==
 	    NULL) {
@@ -686,7 +709,6 @@ mb_hold_future(struct layer *l, struct to_msg *m, uint64_t vid)
 	}
 	mb->future = q;
 	mb->future[mb->nfuture++] = m;
-	mb->future_view = vid;
 }
 
 /*

@@ -103,7 +103,6 @@ struct mbrship {
 	/* data that arrived for a view we have not installed yet */
 	struct to_msg	**future;
 	size_t		 nfuture;
-	uint64_t	 future_view;
 };
 
 static inline int
