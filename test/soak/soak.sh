@@ -47,7 +47,7 @@ mkdir -p "$OUT" || exit 2
 OUT=$(cd "$OUT" && pwd)
 rm -f "$OUT"/*.log "$OUT"/*.err "$OUT"/*.in "$OUT"/*.fifo "$OUT"/*.jsonl \
     "$OUT"/markers "$OUT"/marks-stop "$OUT"/end "$OUT"/live "$OUT"/plan \
-    "$OUT"/check.txt "$OUT"/verdict.json
+    "$OUT"/check.txt "$OUT"/verdict.json "$OUT"/watch-ready
 
 LAB_NAME=sk$$
 G=soak$SEED
@@ -235,7 +235,7 @@ starve() {
 	for k in $pids; do
 		echo "$k" >"$d/cgroup.procs" 2>/dev/null
 	done
-	ev "\"ev\": \"starve\", \"host\": $h, \"pct\": $pct, \"cgroup\": \"$CG\", \"pids\": [${pids# }]"
+	ev "\"ev\": \"starve\", \"host\": $h, \"pct\": $pct, \"cgroup\": \"$CG\", \"pids\": [$(echo $pids | tr ' ' ,)]"
 	STARVEPIDS[$h]=${pids# }
 }
 declare -A STARVEPIDS=()
@@ -418,6 +418,10 @@ livefile
 $AUX watch "$OUT" &
 WATCH=$!
 ALL+=("$WATCH")
+end=$((SECONDS + 10))
+until [ -e "$OUT/watch-ready" ] || ((SECONDS >= end)); do
+	sleep 0.05
+done
 : >"$OUT/markers"
 ev "\"ev\": \"markers\", \"live\": [$(sed 's/.*/"&"/' "$OUT/live" | paste -sd,)]"
 end=$((SECONDS + MARKS))

@@ -221,6 +221,7 @@ def watch(d):
 		if name.endswith(".log"):
 			pos[name] = os.path.getsize(os.path.join(d, name))
 			tail[name] = b""
+	open(os.path.join(d, "watch-ready"), "w").close()
 	while True:
 		now = time.time()
 		for name in sorted(os.listdir(d)):
