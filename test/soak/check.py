@@ -468,6 +468,7 @@ class Run:
 		live = []
 		exits = {}
 		term = {}
+		hung = set()
 		for e in ev:
 			k = e.get("ev")
 			if k in ("faults-end", "markers", "input-end", "done",
@@ -484,6 +485,7 @@ class Run:
 			if k == "term":
 				term[e["log"][:-4]] = e["t"]
 			if k == "hung":
+				hung.add(e["log"][:-4])
 				self.bad("liveness", e["log"], why=e["what"])
 		if "done" not in t_of:
 			self.bad("liveness", why="the soak did not finish "
@@ -491,6 +493,8 @@ class Run:
 		te = t_of.get("input-end")
 		for p in live:
 			x = exits.get(p)
+			if p in hung:
+				continue
 			if x is None:
 				self.bad("liveness", p + ".log", why="no exit "
 				    "recorded")

@@ -23,7 +23,11 @@
 # Environment: DURATION (seconds of faults, default 60 + SEED % 61),
 # MARKS (seconds of markers, 5), PROTO, PACK, TRANSPORT, HOSTS, SENDERS,
 # FAULTS (comma list of kill,stop,cut,loss,starve), RATE (mean seconds
-# between faults, 2.5): see soakaux.py plan.  BIN: where the tools are.
+# between faults, 2.5): see soakaux.py plan.  PLANFILE: a hand-written
+# schedule that replaces the seed's faults, lines "T VERB ID ARGS" as
+# soakaux.py plan prints them, and "config KEY VALUE" lines that override
+# the seed's (senders 1, hosts 2, proto totem, ...), to shrink a failure.
+# BIN: where the tools are.
 #
 # Exit: 0 the checker passed, 1 it found violations, 2 the soak itself
 # failed (lab, start-up).
@@ -68,6 +72,14 @@ CG=
 
 now() {
 	echo "${EPOCHREALTIME}"
+}
+
+# ms SECONDS: whole milliseconds of a decimal number of seconds.
+ms() {
+	local i=${1%%.*} f=
+	[[ $1 == *.* ]] && f=${1#*.}
+	f=${f}000
+	echo $((10#${i:-0} * 1000 + 10#${f:0:3}))
 }
 
 # ev JSON-FIELDS: one line of the schedule log.
@@ -344,14 +356,27 @@ command -v nft >/dev/null || { say "needs nft"; exit 2; }
 [ "$(id -u)" -eq 0 ] || { say "needs root"; exit 2; }
 
 # The plan: configuration, then the faults.
-$AUX plan "$SEED" "$DURATION" >"$OUT/plan" || exit 2
-PROTO=$(sed -n 's/^config proto //p' "$OUT/plan")
-PACK=$(sed -n 's/^config pack //p' "$OUT/plan")
-TRANSPORT=$(sed -n 's/^config transport //p' "$OUT/plan")
-HOSTS=$(sed -n 's/^config hosts //p' "$OUT/plan")
-SENDERS=$(sed -n 's/^config senders //p' "$OUT/plan")
+if [ -n "${PLANFILE:-}" ]; then
+	$AUX plan "$SEED" "$DURATION" >"$OUT/plan.seed" || exit 2
+	{
+		grep '^config' "$PLANFILE"
+		grep '^config' "$OUT/plan.seed"
+		grep -v '^config' "$PLANFILE"
+	} >"$OUT/plan" || exit 2
+	rm -f "$OUT/plan.seed"
+else
+	$AUX plan "$SEED" "$DURATION" >"$OUT/plan" || exit 2
+fi
+conf() {
+	sed -n "s/^config $1 //p" "$OUT/plan" | head -1
+}
+PROTO=$(conf proto)
+PACK=$(conf pack)
+TRANSPORT=$(conf transport)
+HOSTS=$(conf hosts)
+SENDERS=$(conf senders)
 cg_init
-ev "\"ev\": \"config\", \"seed\": $SEED, \"duration\": $DURATION, \"proto\": \"$PROTO\", \"pack\": \"$PACK\", \"transport\": \"$TRANSPORT\", \"hosts\": $HOSTS, \"senders\": [$SENDERS], \"cgroup\": \"$CG\", \"lab\": \"$LAB_NAME\", \"bin\": \"$BIN\""
+ev "\"ev\": \"config\", \"planfile\": \"${PLANFILE:-}\", \"seed\": $SEED, \"duration\": $DURATION, \"proto\": \"$PROTO\", \"pack\": \"$PACK\", \"transport\": \"$TRANSPORT\", \"hosts\": $HOSTS, \"senders\": [$SENDERS], \"cgroup\": \"$CG\", \"lab\": \"$LAB_NAME\", \"bin\": \"$BIN\""
 say "$PROTO --pack=$PACK $TRANSPORT, $HOSTS hosts, senders on $SENDERS, ${DURATION}s of faults"
 
 lab_up "$HOSTS" "$LAB_NAME" || { say "lab up failed"; exit 2; }
@@ -376,8 +401,7 @@ while :; do
 	el=$(( (${EPOCHREALTIME/./} - ${TF/./}) / 1000 ))	# ms
 	while ((n < ${#PLAN[@]})); do
 		read -r at verb id a b <<<"${PLAN[n]}"
-		at=${at/./}0	# 1.25 -> 1250 ms
-		at=$((10#$at))
+		at=$(ms "$at")
 		((at <= el)) || break
 		# shellcheck disable=SC2086
 		act "$verb" "$id" $a $b
@@ -440,49 +464,61 @@ until $AUX marks-done "$OUT"; do
 done
 ev "\"ev\": \"marks-done\""
 
+# await WHY MS KEY ...: wait up to MS milliseconds for the members
+# PID[KEY] to exit, noting each exit as it happens; the ones left are
+# logged as hung and killed.
+await() {
+	local why=$1 end k p left
+	end=$((${EPOCHREALTIME/./} / 1000 + $2))
+	shift 2
+	while :; do
+		left=0
+		for k in "$@"; do
+			p=${PID[$k]:-}
+			[ -n "$p" ] || continue
+			if zombie "$p"; then
+				reap "$p" "$why"
+				unset "PID[$k]"
+			else
+				hwm "$p"
+				left=1
+			fi
+		done
+		((left)) || return 0
+		((${EPOCHREALTIME/./} / 1000 < end)) || break
+		sleep 0.05
+	done
+	for k in "$@"; do
+		p=${PID[$k]:-}
+		[ -n "$p" ] || continue
+		ev "\"ev\": \"hung\", \"pid\": $p, \"log\": \"${LOGOF[$p]}\", \"what\": \"no exit $(($2 / 1000)) s after $why\""
+		kill -CONT "$p"
+		kill -KILL "$p"
+		reap "$p" "$why"
+		unset "PID[$k]"
+	done
+}
+
 # The senders' inputs end: each must exit 0 within 30 s.
 poll
 : >"$OUT/end"
 ev "\"ev\": \"input-end\""
-end=$((SECONDS + 31))
+keys=()
 for i in ${SENDERS//,/ }; do
-	p=${PID[$i c]:-}
-	[ -n "$p" ] || continue
-	until zombie "$p"; do
-		if ((SECONDS >= end)); then
-			ev "\"ev\": \"hung\", \"pid\": $p, \"log\": \"${LOGOF[$p]}\", \"what\": \"no exit 30 s after the end of input\""
-			kill -CONT "$p"
-			kill -KILL "$p"
-			break
-		fi
-		hwm "$p"
-		sleep 0.1
-	done
-	reap "$p" input-end
-	unset "PID[$i c]"
+	[ -n "${PID[$i c]:-}" ] && keys+=("$i c")
 done
+await input-end 31000 "${keys[@]}"
 
 # The receivers: SIGTERM, exit within 2 s.
+keys=()
 for k in "${!PID[@]}"; do
 	p=${PID[$k]}
 	hwm "$p"
 	kill -TERM "$p"
 	ev "\"ev\": \"term\", \"pid\": $p, \"log\": \"${LOGOF[$p]}\""
+	keys+=("$k")
 done
-for k in "${!PID[@]}"; do
-	p=${PID[$k]}
-	end=$((${EPOCHREALTIME/./} / 1000 + 2500))
-	until zombie "$p"; do
-		if ((${EPOCHREALTIME/./} / 1000 >= end)); then
-			ev "\"ev\": \"hung\", \"pid\": $p, \"log\": \"${LOGOF[$p]}\", \"what\": \"no exit 2.5 s after SIGTERM\""
-			kill -KILL "$p"
-			break
-		fi
-		sleep 0.05
-	done
-	reap "$p" term
-	unset "PID[$k]"
-done
+await term 3000 "${keys[@]}"
 kill "$WATCH" 2>/dev/null
 wait "$WATCH" 2>/dev/null
 DEAD[$WATCH]=1
