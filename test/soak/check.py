@@ -287,13 +287,16 @@ class Run:
 				if len(set(mem)) != len(mem):
 					self.bad("view", name, i, key,
 					    why="a member listed twice")
+				vids = {v}
 				if fl & TRANSITIONAL:
-					senders = set(regular) if regular \
+					senders = set(regular[1]) if regular \
 					    is not None else set(mem)
+					if regular is not None:
+						vids.add(regular[0])
 				else:
 					senders = set(mem)
-					regular = mem
-				view = (key, senders)
+					regular = (v, mem)
+				view = (key, senders, vids)
 				vprev = None
 				views.append((key, []))
 				for s in last:
@@ -306,7 +309,7 @@ class Run:
 			if view is None:
 				self.bad("no-view", name, i, None, s, q, g, p,
 				    "DATA before any VIEW record")
-			elif v != key[0]:
+			elif v not in view[2]:
 				self.bad("view-id", name, i, key, s, q, g, p,
 				    "DATA names view %d" % v)
 			if p in seenp:

@@ -166,7 +166,24 @@ class T(unittest.TestCase):
 		# liveness is judged too: no done event in this schedule
 		self.assertEqual(set(n), {"liveness"}, self.report)
 
+	def test_transitional_flush_closing_id(self):
+		"""The flush may name the closing view's id instead."""
+		r = good()
+		r.append(view(3, [A, B], 1))
+		with open(os.path.join(self.d, "schedule.jsonl"), "w") as f:
+			f.write('{"t": 1, "ev": "kill", "log": "h3-c1.log"}\n'
+			    '{"t": 2, "ev": "done"}\n')
+		c = good()[:-1]
+		r[-2:-1] = []		# C's 4 only in the flush
+		r.append(data(2, C, 4, 10, INC[3]))
+		self.ok({"h1-r1": r, "h2-c1": r, "h3-c1": c})
+
 	# -- rejected ----------------------------------------------------
+
+	def test_view_id(self):
+		r1 = good()
+		r1[8] = data(1, C, 3, 7, INC[2])
+		self.rejects("view-id", self.three(r1))
 
 	def test_deleted_record(self):
 		r1 = good()
