@@ -163,12 +163,6 @@ class Run:
 		self.marktime = {}	# payload -> time written
 		self.sched = []
 		names = sorted(os.listdir(d))
-		for name in names:
-			if not LOGNAME.match(name):
-				continue
-			proc = name[:-4]
-			if name[proc.index("-") + 1] == "c":
-				self.load_input(proc)
 		try:
 			with open(os.path.join(d, "schedule.jsonl")) as f:
 				for l in f:
@@ -183,6 +177,12 @@ class Run:
 				self.killed.add(e["log"][:-4])
 			if e.get("ev") == "hung":
 				self.killed.add(e["log"][:-4] + "!hung")
+		for name in names:
+			if not LOGNAME.match(name):
+				continue
+			proc = name[:-4]
+			if name[proc.index("-") + 1] == "c":
+				self.load_input(proc)
 		for name in names:
 			if not LOGNAME.match(name):
 				continue
@@ -219,7 +219,10 @@ class Run:
 						l = p
 					ps.append(l)
 		except FileNotFoundError:
-			self.bad("input", proc + ".log", why="no input file")
+			# killed before its feeder started: it cast nothing
+			if proc not in self.killed:
+				self.bad("input", proc + ".log",
+				    why="no input file")
 		for i, p in enumerate(ps):
 			if p in self.where:
 				self.bad("input", proc + ".in", i + 1, payload=p,

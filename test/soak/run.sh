@@ -22,6 +22,7 @@ one() {
 	    2>"$DIR/$s.stderr"
 	rc=$?
 	mv "$DIR/$s.stderr" "$d/soak.stderr" 2>/dev/null
+	[ -s "$d/check.txt" ] || rc=2
 	case $rc in
 	0)
 		printf 'seed %-5s PASS  %4ds  %s\n' "$s" $((SECONDS - t0)) \

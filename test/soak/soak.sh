@@ -361,7 +361,7 @@ if [ -n "${PLANFILE:-}" ]; then
 	{
 		grep '^config' "$PLANFILE"
 		grep '^config' "$OUT/plan.seed"
-		grep -v '^config' "$PLANFILE"
+		grep -v -e '^config' -e '^#' -e '^[[:space:]]*$' "$PLANFILE"
 	} >"$OUT/plan" || exit 2
 	rm -f "$OUT/plan.seed"
 else
@@ -468,8 +468,8 @@ ev "\"ev\": \"marks-done\""
 # PID[KEY] to exit, noting each exit as it happens; the ones left are
 # logged as hung and killed.
 await() {
-	local why=$1 end k p left
-	end=$((${EPOCHREALTIME/./} / 1000 + $2))
+	local why=$1 ms=$2 end k p left
+	end=$((${EPOCHREALTIME/./} / 1000 + ms))
 	shift 2
 	while :; do
 		left=0
@@ -491,7 +491,7 @@ await() {
 	for k in "$@"; do
 		p=${PID[$k]:-}
 		[ -n "$p" ] || continue
-		ev "\"ev\": \"hung\", \"pid\": $p, \"log\": \"${LOGOF[$p]}\", \"what\": \"no exit $(($2 / 1000)) s after $why\""
+		ev "\"ev\": \"hung\", \"pid\": $p, \"log\": \"${LOGOF[$p]}\", \"what\": \"no exit $((ms / 1000)) s after $why\""
 		kill -CONT "$p"
 		kill -KILL "$p"
 		reap "$p" "$why"
