@@ -175,6 +175,24 @@ examples: $(BIN)
 net: $(BIN)
 	bats test/net
 
+# Fault soak over real processes in network namespaces (test/soak/README):
+# root only.  SEEDS seeds from SEED0, JOBS at a time (at most 2 on 2 cores),
+# each with DURATION seconds of faults (default 60 + seed % 61); a failing
+# run is kept in SOAKDIR/SEED.  soak-short is the slice for CI.
+SEEDS   = 10
+SEED0   = 1
+JOBS    = 1
+SOAKDIR = soak.out
+soak: $(BIN)
+	@out=$$(python3 test/soak/check_test.py 2>&1) || \
+	    { printf '%s\n' "$$out"; exit 1; }
+	@echo '== check.py self-test: passed'
+	@$(if $(DURATION),DURATION=$(DURATION) )bash test/soak/run.sh \
+	    $(SEED0) $(SEEDS) $(JOBS) $(SOAKDIR)
+
+soak-short: $(BIN)
+	@$(MAKE) -s soak SEEDS=2 SEED0=$(SEED0) DURATION=25 JOBS=2
+
 deps:
 	@sh test/deps.sh
 
@@ -251,7 +269,7 @@ bench: all
 	bench/targets.sh bench/targets.tsv
 
 .PHONY: all unit asan lint cli examples net deps check demo install uninstall clean \
-	bench fuzz fuzz-build fuzz-seeds fuzz-short fuzz-run
+	bench fuzz fuzz-build fuzz-seeds fuzz-short fuzz-run soak soak-short
 clean:
 	rm -f $(LIB) lib/*.o cmd/*.o $(BIN) test/unit/*.o $(UNIT)
 	rm -rf build
