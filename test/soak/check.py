@@ -323,8 +323,14 @@ class Run:
 			order.append(p)
 			if views:
 				views[-1][1].append(p)
-			# same view, same gseq, same message, everywhere
-			if key is not None:
+			# same view, same gseq, same message, everywhere;
+			# gseq 0 is a flush's delivery, unnumbered (to(7))
+			if key is not None and g == 0:
+				if s not in view[1]:
+					self.bad("not-member", name, i, key, s,
+					    q, g, p, "sender not a member of "
+					    "the view it is delivered in")
+			elif key is not None:
 				gm = self.gmap.setdefault(key, {})
 				o = gm.get(g)
 				if o is None:
