@@ -23,6 +23,8 @@ KIND is one of
     splice      the records up to it, then every record of other (the log
                 of another group)
     cut         end the log in the middle of the record
+    head        end the log cleanly after the record (not a fault: a
+                member killed there)
 
 The record touched is the middle DATA record of the log that has DATA
 records of the same view on both sides of it.
@@ -121,6 +123,8 @@ def main():
         if len(sys.argv) != 4:
             sys.exit("mutate.py: splice needs the other log")
         recs = recs[:i + 1] + records(sys.argv[3])
+    elif kind == "head":
+        recs = recs[:i + 1]
     elif kind == "cut":
         tail = frame(r)[:len(r) // 2 + 3]
         recs = recs[:i]
