@@ -37,6 +37,8 @@
 
 #define TOVIEW_READ	(64u << 10)	/* largest read(2) of a log */
 #define TOVIEW_VIOLATION 1		/* exit status: --check found one */
+#define VIEW_META_FLAGS	12		/* offset of u32 flags in VIEW metadata */
+#define VIEW_TRANSITIONAL 0x1		/* a flag of them, as VERIFY_TRANSITIONAL */
 
 static const char toview_synopsis[] =
     "usage: toview [-jV] -g group [-i iface] [-k keyfile] [-n count]\n"
@@ -261,22 +263,37 @@ local_addr(const char *dir, uint64_t id, struct member_addr *a)
 
 /* --- printing views and records ------------------------------------- */
 
+/* The flags of a VIEW record: 0 unless its metadata holds them. */
+static uint32_t
+view_flags(const unsigned char *rec, size_t len)
+{
+	const unsigned char *p = rec + 2 + VIEW_META_FLAGS;
+
+	if (len < 2 || rec[1] < VIEW_META_FLAGS + 4)
+		return 0;
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+
 /*
- * A view: "view 7: 8f3a21c0d1e2f3a4 ... (3 members)" and, when watching,
+ * A view: "view 7: 8f3a21c0d1e2f3a4 ... (3 members)", "transitional view
+ * 7: ..." for one of flags VIEW_TRANSITIONAL, and, when watching,
  * a line per member:
  *	"  rank 0  8f3a21c0d1e2f3a4  pid 4242  127.0.0.1:40001  orders"
  * With -j one JSON line.  dir is NULL but for a local group watched.
  */
 static void
-put_view(const struct opts *o, uint64_t id, uint32_t n,
+put_view(const struct opts *o, uint64_t id, uint32_t flags, uint32_t n,
     const uint64_t *members, int detail, const char *dir)
 {
 	struct member_addr a;
 	uint32_t	 i;
+	int		 trans = flags & VIEW_TRANSITIONAL;
 
 	if (o->json) {
-		printf("{\"type\":\"view\",\"view\":%" PRIu64 ",\"members\":[",
-		    id);
+		printf("{\"type\":\"view\",\"view\":%" PRIu64 "%s,"
+		    "\"members\":[", id, trans ? ",\"transitional\":true" : "");
 		for (i = 0; i < n; i++) {
 			printf("%s{\"rank\":%" PRIu32 ",\"id\":\"%016" PRIx64
 			    "\"", i ? "," : "", i, members[i]);
@@ -288,7 +305,7 @@ put_view(const struct opts *o, uint64_t id, uint32_t n,
 		fputs("]}\n", stdout);
 		return;
 	}
-	printf("view %" PRIu64 ":", id);
+	printf("%sview %" PRIu64 ":", trans ? "transitional " : "", id);
 	for (i = 0; i < n; i++)
 		printf(" %016" PRIx64, members[i]);
 	printf(" (%" PRIu32 " member%s)\n", n, n == 1 ? "" : "s");
@@ -466,7 +483,8 @@ render_record(void *arg, const void *rec, size_t len,
 		err(EX_OSERR, NULL);
 	for (i = 0; i < fr->nmembers; i++)
 		m[i] = get64(fr->members + (size_t)i * 8);
-	put_view(o, fr->view_id, fr->nmembers, m, 0, NULL);
+	put_view(o, fr->view_id, view_flags(rec, len), fr->nmembers, m, 0,
+	    NULL);
 	free(m);
 	return 0;
 }
@@ -494,7 +512,6 @@ toview_render(const struct opts *o)
 /* --- toview -c log ...: check --------------------------------------- */
 
 #define TOVIEW_SHOWN	100	/* violations printed at most */
-#define VIEW_META_FLAGS	12	/* offset of u32 flags in VIEW metadata */
 
 struct check {
 	struct verify	*v;
@@ -506,18 +523,6 @@ struct check {
 	int		 refused;	/* check_record said why */
 	long		 shown;		/* violations printed */
 };
-
-/* The flags of a VIEW record: 0 unless its metadata holds them. */
-static uint32_t
-view_flags(const unsigned char *rec, size_t len)
-{
-	const unsigned char *p = rec + 2 + VIEW_META_FLAGS;
-
-	if (len < 2 || rec[1] < VIEW_META_FLAGS + 4)
-		return 0;
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
 
 static int
 check_record(void *arg, const void *rec, size_t len,
@@ -655,7 +660,7 @@ watch_view(void *arg, const struct to_view *v)
 {
 	struct watch	*w = arg;
 
-	put_view(w->o, v->id, v->n, v->members, 1, w->dir);
+	put_view(w->o, v->id, 0, v->n, v->members, 1, w->dir);
 	out_flush();
 	w->views++;
 }

@@ -294,6 +294,10 @@ C=3689348814741910323	# 3333333333333333
 	    frame_view 2 "$C"))
 	run -0 --separate-stderr toview -c "$a" "$b" "$c"
 	[ "$output" = "toview: 3 logs, 8 messages, 9 views: agree" ]
+	run -0 --separate-stderr toview "$c"
+	[ "${lines[2]}" = "transitional view 2: 3333333333333333 (1 member)" ]
+	run -0 --separate-stderr toview -j "$c"
+	[ "${lines[2]}" = '{"type":"view","view":2,"transitional":true,"members":[{"rank":0,"id":"3333333333333333","orders":true}]}' ]
 	# the same without the transitional views: gseq 3 of view 1 is two
 	# messages
 	c=$(log c < <(frame_hdr; frame_view 1 "$A" "$B" "$C"
