@@ -37,6 +37,8 @@
 
 #define TOVIEW_READ	(64u << 10)	/* largest read(2) of a log */
 #define TOVIEW_VIOLATION 1		/* exit status: --check found one */
+#define VIEW_META_FLAGS	12		/* offset of u32 flags in VIEW metadata */
+#define VIEW_TRANSITIONAL 0x1		/* a flag of them, as VERIFY_TRANSITIONAL */
 
 static const char toview_synopsis[] =
     "usage: toview [-jV] -g group [-i iface] [-k keyfile] [-n count]\n"
@@ -261,22 +263,37 @@ local_addr(const char *dir, uint64_t id, struct member_addr *a)
 
 /* --- printing views and records ------------------------------------- */
 
+/* The flags of a VIEW record: 0 unless its metadata holds them. */
+static uint32_t
+view_flags(const unsigned char *rec, size_t len)
+{
+	const unsigned char *p = rec + 2 + VIEW_META_FLAGS;
+
+	if (len < 2 || rec[1] < VIEW_META_FLAGS + 4)
+		return 0;
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+
 /*
- * A view: "view 7: 8f3a21c0d1e2f3a4 ... (3 members)" and, when watching,
+ * A view: "view 7: 8f3a21c0d1e2f3a4 ... (3 members)", "transitional view
+ * 7: ..." for one of flags VIEW_TRANSITIONAL, and, when watching,
  * a line per member:
  *	"  rank 0  8f3a21c0d1e2f3a4  pid 4242  127.0.0.1:40001  orders"
  * With -j one JSON line.  dir is NULL but for a local group watched.
  */
 static void
-put_view(const struct opts *o, uint64_t id, uint32_t n,
+put_view(const struct opts *o, uint64_t id, uint32_t flags, uint32_t n,
     const uint64_t *members, int detail, const char *dir)
 {
 	struct member_addr a;
 	uint32_t	 i;
+	int		 trans = flags & VIEW_TRANSITIONAL;
 
 	if (o->json) {
-		printf("{\"type\":\"view\",\"view\":%" PRIu64 ",\"members\":[",
-		    id);
+		printf("{\"type\":\"view\",\"view\":%" PRIu64 "%s,"
+		    "\"members\":[", id, trans ? ",\"transitional\":true" : "");
 		for (i = 0; i < n; i++) {
 			printf("%s{\"rank\":%" PRIu32 ",\"id\":\"%016" PRIx64
 			    "\"", i ? "," : "", i, members[i]);
@@ -288,7 +305,7 @@ put_view(const struct opts *o, uint64_t id, uint32_t n,
 		fputs("]}\n", stdout);
 		return;
 	}
-	printf("view %" PRIu64 ":", id);
+	printf("%sview %" PRIu64 ":", trans ? "transitional " : "", id);
 	for (i = 0; i < n; i++)
 		printf(" %016" PRIx64, members[i]);
 	printf(" (%" PRIu32 " member%s)\n", n, n == 1 ? "" : "s");
@@ -349,7 +366,8 @@ struct reader {
 
 static enum read_end
 read_records(struct reader *rd, size_t max,
-    int (*cb)(void *, const struct frame_record *), void *arg)
+    int (*cb)(void *, const void *, size_t, const struct frame_record *),
+    void *arg)
 {
 	static unsigned char	 buf[TOVIEW_READ];
 	struct frame_record	 fr;
@@ -369,7 +387,7 @@ read_records(struct reader *rd, size_t max,
 		}
 		if (rv == 1) {
 			if (frame_decode(rec, len, &fr) == -1 ||
-			    cb(arg, &fr) == -1) {
+			    cb(arg, rec, len, &fr) == -1) {
 				rd->error = EBADMSG;
 				return READ_BAD;
 			}
@@ -449,7 +467,8 @@ read_failed(struct reader *rd, enum read_end end)
 /* --- toview [file]: render ------------------------------------------ */
 
 static int
-render_record(void *arg, const struct frame_record *fr)
+render_record(void *arg, const void *rec, size_t len,
+    const struct frame_record *fr)
 {
 	const struct opts *o = arg;
 	uint64_t	*m;
@@ -464,7 +483,8 @@ render_record(void *arg, const struct frame_record *fr)
 		err(EX_OSERR, NULL);
 	for (i = 0; i < fr->nmembers; i++)
 		m[i] = get64(fr->members + (size_t)i * 8);
-	put_view(o, fr->view_id, fr->nmembers, m, 0, NULL);
+	put_view(o, fr->view_id, view_flags(rec, len), fr->nmembers, m, 0,
+	    NULL);
 	free(m);
 	return 0;
 }
@@ -491,6 +511,8 @@ toview_render(const struct opts *o)
 
 /* --- toview -c log ...: check --------------------------------------- */
 
+#define TOVIEW_SHOWN	100	/* violations printed at most */
+
 struct check {
 	struct verify	*v;
 	int		 log;
@@ -499,10 +521,12 @@ struct check {
 	uint64_t	*members;
 	size_t		 cap;
 	int		 refused;	/* check_record said why */
+	long		 shown;		/* violations printed */
 };
 
 static int
-check_record(void *arg, const struct frame_record *fr)
+check_record(void *arg, const void *rec, size_t len,
+    const struct frame_record *fr)
 {
 	struct check	*c = arg;
 	struct verify_entry e;
@@ -538,21 +562,60 @@ check_record(void *arg, const struct frame_record *fr)
 		e.view_id = fr->view_id;
 		e.nmembers = fr->nmembers;
 		e.members = c->members;
+		e.flags = view_flags(rec, len);
 	}
 	if (verify_add(c->v, c->log, &e) == -1)
 		err(EX_OSERR, NULL);
 	return 0;
 }
 
+static void
+check_report(void *arg, const char *line)
+{
+	struct check	*c = arg;
+
+	if (c->shown++ < TOVIEW_SHOWN)
+		warnx("%s", line);
+}
+
+/* Read one log into c->v: EX_OK, or the status of bad input. */
+static int
+check_read(struct check *c, const struct opts *o, const char *path)
+{
+	struct reader	 rd;
+	enum read_end	 end;
+	int		 status = EX_OK;
+
+	reader_open(&rd, path);
+	c->name = rd.name;
+	c->recno = 0;
+	c->refused = 0;
+	if ((c->log = verify_log(c->v, rd.name)) == -1)
+		err(EX_OSERR, NULL);
+	end = read_records(&rd, o->cfg.max_msg, check_record, c);
+	if (c->refused)
+		status = EX_DATAERR;
+	else if (end == READ_CUT) {
+		warnx("%s: record %" PRIu64 ": cut short: the log ends "
+		    "inside a record", rd.name, frame_reader_recno(rd.r));
+		status = EX_DATAERR;
+	} else if (end != READ_OK)
+		status = read_failed(&rd, end);
+	reader_close(&rd);
+	return status;
+}
+
+/*
+ * Read every log, then check them together, also when one was cut short
+ * or malformed (the records before count); a bad log decides the status.
+ */
 static int
 toview_check(const struct opts *o)
 {
 	struct check	 c;
-	struct reader	 rd;
-	enum read_end	 end;
 	uint64_t	 msgs, views;
-	char		 why[512];
-	int		 i, status = EX_OK;
+	long		 n;
+	int		 i, status = EX_OK, st;
 
 	if (o->nfiles == 0) {
 		warnx("-c needs the logs to check");
@@ -561,27 +624,19 @@ toview_check(const struct opts *o)
 	memset(&c, 0, sizeof(c));
 	if ((c.v = verify_new()) == NULL)
 		err(EX_OSERR, NULL);
-	for (i = 0; i < o->nfiles && status == EX_OK; i++) {
-		reader_open(&rd, o->files[i]);
-		c.name = rd.name;
-		c.recno = 0;
-		if ((c.log = verify_log(c.v, rd.name)) == -1)
-			err(EX_OSERR, NULL);
-		end = read_records(&rd, o->cfg.max_msg, check_record, &c);
-		if (c.refused)
-			status = EX_DATAERR;
-		else if (end == READ_CUT)	/* a member killed while writing */
-			warnx("%s: record %" PRIu64 ": cut short, checked up "
-			    "to there", rd.name, frame_reader_recno(rd.r));
-		else if (end != READ_OK)
-			status = read_failed(&rd, end);
-		reader_close(&rd);
-	}
+	verify_strict(c.v, 1);
+	for (i = 0; i < o->nfiles; i++)
+		if ((st = check_read(&c, o, o->files[i])) != EX_OK &&
+		    status == EX_OK)
+			status = st;
 	free(c.members);
-	if (status == EX_OK && verify_run(c.v, why, sizeof(why)) == -1) {
-		warnx("%s", why);
+	if ((n = verify_check(c.v, check_report, &c)) == -1)
+		err(EX_OSERR, NULL);
+	if (n > TOVIEW_SHOWN)
+		warnx("and %ld more violations", n - TOVIEW_SHOWN);
+	if (status == EX_OK && n > 0)
 		status = TOVIEW_VIOLATION;
-	} else if (status == EX_OK) {
+	else if (status == EX_OK) {
 		verify_counts(c.v, &msgs, &views);
 		printf("toview: %d log%s, %" PRIu64 " message%s, %" PRIu64
 		    " view%s: agree\n", o->nfiles, o->nfiles == 1 ? "" : "s",
@@ -605,7 +660,7 @@ watch_view(void *arg, const struct to_view *v)
 {
 	struct watch	*w = arg;
 
-	put_view(w->o, v->id, v->n, v->members, 1, w->dir);
+	put_view(w->o, v->id, 0, v->n, v->members, 1, w->dir);
 	out_flush();
 	w->views++;
 }
