@@ -611,6 +611,8 @@ each_data_gseq(struct veach *x, size_t i)
 	char		 b[256], m[64];
 	int		 fresh;
 
+	if (e->gseq == 0)
+		return;		/* a flush's unnumbered delivery */
 	if (x->gat != NONE && e->gseq <= x->gseq)
 		report(x->r, "%s: total order: after gseq %llu (record %zu)",
 		    ename(x->l, i, b, sizeof(b)), (ull)x->gseq, x->gat + 1);
@@ -734,7 +736,7 @@ verify_gseq(const struct verify *c, const struct vlog *a,
 	}
 	for (i = 0; i < a->n; i++) {
 		e = &a->e[i];
-		if (e->type != VERIFY_DATA || e->view == NONE)
+		if (e->type != VERIFY_DATA || e->view == NONE || e->gseq == 0)
 			continue;
 		vmap_put(&at, e->key, e->gseq, i, &fresh);
 		if (epoch_first(a, i))
@@ -742,7 +744,7 @@ verify_gseq(const struct verify *c, const struct vlog *a,
 	}
 	for (i = 0; i < b->n; i++) {
 		f = &b->e[i];
-		if (f->type != VERIFY_DATA || f->view == NONE)
+		if (f->type != VERIFY_DATA || f->view == NONE || f->gseq == 0)
 			continue;
 		p = vmap_get(&at, f->key, f->gseq);
 		e = p != NULL ? &a->e[*p] : NULL;
