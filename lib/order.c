@@ -396,7 +396,13 @@ order_place(struct order *o, struct to_msg *u, uint64_t sender,
 	order_heap_run(o);
 }
 
-/* The view closes: what is held behind a gap goes, by position. */
+/*
+ * The view closes: what is held behind a gap goes, by position.  The
+ * positions past the first hole may be held elsewhere (by the other side
+ * of a split, which fills them), so these deliveries are unnumbered, as
+ * the unordered ones below: the numbers a log shows within a view are
+ * always consecutive, and any that it shows name one message everywhere.
+ */
 static void
 order_heap_drain(struct order *o)
 {
@@ -404,11 +410,14 @@ order_heap_drain(struct order *o)
 
 	while (o->nheap > 0) {
 		e = heap_pop(o);
+		if (e.pos > o->gseq + 1)
+			o->unnumbered = 1;	/* past a hole: see below */
 		if (e.pos <= o->gseq)
 			msg_free(e.m);
 		else
 			order_deliver_at(o, e.m, e.sender, e.sseq, e.pos);
 	}
+	o->unnumbered = 0;
 }
 
 /* --- sending and packing ---------------------------------------------- */
@@ -689,12 +698,22 @@ order_cmp_rank(const void *a, const void *b, void *arg)
  * message the protocol ordered.  Numbered on from the view's order they
  * would give one (view, global seq) two messages, so they carry global
  * seq 0: "delivered by the flush, unnumbered" (to(7), to-frame(5)).
+ *
+ * A unit that does not follow the last message delivered of its sender
+ * goes undelivered, and so does the rest of that sender's: the messages
+ * between were ordered where we were not (we were cut off, alone or with
+ * a few), so delivering what follows them would leave a hole inside the
+ * sender's order.  Every member of our side holds the same units and the
+ * same marks, so all of them decide alike; the sender itself never has a
+ * gap (its own undelivered units are all there), and neither has a
+ * member that goes on with the sender, which obtains the cut.
  */
 static void
 order_deliver_unordered(struct order *o)
 {
 	struct ord_queue *q = &o->unordered;
 	struct ord_msg	*all, *e;
+	uint64_t	*last;
 	size_t		 i, n = q->n;
 
 	if (n == 0)
@@ -709,8 +728,16 @@ order_deliver_unordered(struct order *o)
 	}
 	qsort_r(all, n, sizeof(*all), order_cmp_rank, o);
 	o->unnumbered = 1;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		last = order_last(o, all[i].sender);
+		if (last != NULL && all[i].sseq > *last + 1) {
+			/* a gap: the sender's side went on without us */
+			layer_stats(o->l)->unordered_gaps++;
+			msg_free(all[i].m);
+			continue;
+		}
 		order_deliver(o, all[i].m, all[i].sender, all[i].sseq);
+	}
 	o->unnumbered = 0;
 	free(all);
 }

@@ -135,6 +135,9 @@ struct to_stats {
 	uint64_t	token_requests;	/* total */
 	uint64_t	orders_sent;	/* ORDER messages alone (dynord) */
 	uint64_t	unordered_sent;	/* own units re-sent at a flush */
+	uint64_t	unordered_gaps;	/* units of a flush not delivered: a
+					 * gap before them in their sender's
+					 * order (we were cut off) */
 	uint64_t	role_moves;	/* orderer or sequencer handed on */
 	/* not counters: the transport's socket buffers, in bytes, as the
 	 * kernel granted them (0: no sockets) and as asked for; -v prints
