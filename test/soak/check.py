@@ -283,6 +283,7 @@ class Run:
 		vprev = None	# gseq of the last delivery in this view
 		views = []	# [(key, [payloads])]
 		order = []
+		info = {}	# payload -> (view key, sender, seq, gseq)
 		for i, r in enumerate(recs, 1):
 			if r[0] == "V":
 				_, v, fl, mem = r
@@ -320,6 +321,7 @@ class Run:
 				    "also record %d" % seenp[p])
 				continue
 			seenp[p] = i
+			info[p] = (key, s, q, g)
 			order.append(p)
 			if views:
 				views[-1][1].append(p)
@@ -394,6 +396,7 @@ class Run:
 				excl.discard(s)
 		self.order[name] = order
 		self.recidx[name] = seenp
+		self.info[name] = info
 		self.views[name] = views
 
 	# -- across logs --------------------------------------------------
@@ -421,12 +424,16 @@ class Run:
 						hi, hip = j, p
 				if first:
 					p, q = first
+					k, s_, q_, g_ = self.info[A][p]
+					kb = self.info[B][p]
 					self.bad("total-order", A,
-					    self.recidx[A][p],
-					    payload=p, why="%s delivers it "
-					    "before %s, %s after (%d of %d "
-					    "common out of order)" % (B,
-					    short(q), A, inv, len(seq)))
+					    self.recidx[A][p], k, s_, q_, g_,
+					    p, "%s (record %d, view %s, gseq "
+					    "%d) delivers it before %s, %s "
+					    "after (%d of %d common out of "
+					    "order)" % (B, self.recidx[B][p],
+					    vname(kb[0])[:24], kb[3], short(q),
+					    A, inv, len(seq)))
 
 	def vsync(self):
 		"""Logs that install the same two consecutive views deliver the
@@ -612,6 +619,7 @@ class Run:
 		self.pmap = {}
 		self.order = {}
 		self.recidx = {}
+		self.info = {}
 		self.views = {}
 		self.load()
 		self.ids()
