@@ -56,7 +56,6 @@ rm -f "$OUT"/*.log "$OUT"/*.err "$OUT"/*.in "$OUT"/*.fifo "$OUT"/*.jsonl \
 LAB_NAME=sk$$
 G=soak$SEED
 SPORT=6001		# udpu: the port of a host's second member (tocast)
-T0=$EPOCHREALTIME
 
 declare -A PID=()	# "H r|c" -> pid of the live incarnation
 declare -A INC=()	# "H r|c" -> its incarnation number
@@ -248,9 +247,7 @@ starve() {
 		echo "$k" >"$d/cgroup.procs" 2>/dev/null
 	done
 	ev "\"ev\": \"starve\", \"host\": $h, \"pct\": $pct, \"cgroup\": \"$CG\", \"pids\": [$(echo $pids | tr ' ' ,)]"
-	STARVEPIDS[$h]=${pids# }
 }
-declare -A STARVEPIDS=()
 
 unstarve() {
 	local h=$1 d=${STARVED[$1]:-} p root
@@ -348,7 +345,7 @@ cleanup() {
 	done
 	lab_down "$LAB_NAME"
 	rm -f "$OUT"/*.fifo
-	rm -rf "$OUT/bin"
+	rm -rf "${OUT:?}/bin"
 }
 trap cleanup EXIT
 trap 'say interrupted; exit 130' INT TERM
