@@ -283,6 +283,7 @@ class Run:
 		vprev = None	# gseq of the last delivery in this view
 		views = []	# [(key, [payloads])]
 		order = []
+		info = {}	# payload -> (view key, sender, seq, gseq)
 		for i, r in enumerate(recs, 1):
 			if r[0] == "V":
 				_, v, fl, mem = r
@@ -320,6 +321,7 @@ class Run:
 				    "also record %d" % seenp[p])
 				continue
 			seenp[p] = i
+			info[p] = (key, s, q, g)
 			order.append(p)
 			if views:
 				views[-1][1].append(p)
@@ -400,6 +402,7 @@ class Run:
 				excl.discard(s)
 		self.order[name] = order
 		self.recidx[name] = seenp
+		self.info[name] = info
 		self.views[name] = views
 
 	# -- across logs --------------------------------------------------
@@ -427,12 +430,16 @@ class Run:
 						hi, hip = j, p
 				if first:
 					p, q = first
+					k, s_, q_, g_ = self.info[A][p]
+					kb = self.info[B][p]
 					self.bad("total-order", A,
-					    self.recidx[A][p],
-					    payload=p, why="%s delivers it "
-					    "before %s, %s after (%d of %d "
-					    "common out of order)" % (B,
-					    short(q), A, inv, len(seq)))
+					    self.recidx[A][p], k, s_, q_, g_,
+					    p, "%s (record %d, view %s, gseq "
+					    "%d) delivers it before %s, %s "
+					    "after (%d of %d common out of "
+					    "order)" % (B, self.recidx[B][p],
+					    vname(kb[0])[:24], kb[3], short(q),
+					    A, inv, len(seq)))
 
 	def vsync(self):
 		"""Logs that install the same two consecutive views deliver the
@@ -460,9 +467,28 @@ class Run:
 
 	def complete(self):
 		"""A sender never killed delivers all its input in its echo."""
+		early = {e["log"][:-4] for e in self.sched
+		    if e.get("ev") == "exit" and e.get("why") == "unexpected"}
 		for proc, ps in sorted(self.inputs.items()):
 			if proc in self.killed:
 				continue
+			if proc in early:
+				# it ended on its own (judged as "exit"): only
+				# what it says it cast must be in its echo
+				n = None
+				try:
+					with open(os.path.join(self.d, proc +
+					    ".err"), errors="replace") as f:
+						for l in f:
+							m = re.search(r"sent (\d+) "
+							    "records", l)
+							if m:
+								n = int(m.group(1))
+				except FileNotFoundError:
+					pass
+				if n is None:
+					continue
+				ps = ps[:n]
 			name = proc + ".log"
 			have = set(self.order.get(name, ()))
 			for i, p in enumerate(ps):
@@ -599,6 +625,7 @@ class Run:
 		self.pmap = {}
 		self.order = {}
 		self.recidx = {}
+		self.info = {}
 		self.views = {}
 		self.load()
 		self.ids()

@@ -18,7 +18,7 @@ one() {
 	dur=${DURATION:-$((60 + s % 61))}
 	rm -rf "$d"
 	t0=$SECONDS
-	DURATION=$dur timeout -k 10 $((dur + 240)) "$here/soak.sh" "$s" "$d" \
+	DURATION=$dur timeout -k 10 $((dur + 400)) "$here/soak.sh" "$s" "$d" \
 	    2>"$DIR/$s.stderr"
 	rc=$?
 	mv "$DIR/$s.stderr" "$d/soak.stderr" 2>/dev/null

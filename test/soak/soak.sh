@@ -56,7 +56,6 @@ rm -f "$OUT"/*.log "$OUT"/*.err "$OUT"/*.in "$OUT"/*.fifo "$OUT"/*.jsonl \
 LAB_NAME=sk$$
 G=soak$SEED
 SPORT=6001		# udpu: the port of a host's second member (tocast)
-T0=$EPOCHREALTIME
 
 declare -A PID=()	# "H r|c" -> pid of the live incarnation
 declare -A INC=()	# "H r|c" -> its incarnation number
@@ -151,7 +150,7 @@ start() {
 	name=h$h-$r$k
 	# shellcheck disable=SC2046 # transport's words
 	if [ "$r" = r ]; then
-		ip netns exec "$ns" "$BIN/torecv" -g "$G" $(transport "$h" r) \
+		ip netns exec "$ns" "$RECV" -g "$G" $(transport "$h" r) \
 		    -p "$PROTO" -F -v >"$OUT/$name.log" 2>"$OUT/$name.err" &
 		p=$!
 	else
@@ -159,7 +158,7 @@ start() {
 		$AUX feed "$OUT" "$h" "$k" "$SEED" >"$OUT/$name.fifo" &
 		f=$!
 		ALL+=("$f")
-		ip netns exec "$ns" "$BIN/tocast" -g "$G" $(transport "$h" c) \
+		ip netns exec "$ns" "$CAST" -g "$G" $(transport "$h" c) \
 		    -p "$PROTO" --pack="$PACK" -F -r -v <"$OUT/$name.fifo" \
 		    >"$OUT/$name.log" 2>"$OUT/$name.err" &
 		p=$!
@@ -248,9 +247,7 @@ starve() {
 		echo "$k" >"$d/cgroup.procs" 2>/dev/null
 	done
 	ev "\"ev\": \"starve\", \"host\": $h, \"pct\": $pct, \"cgroup\": \"$CG\", \"pids\": [$(echo $pids | tr ' ' ,)]"
-	STARVEPIDS[$h]=${pids# }
 }
-declare -A STARVEPIDS=()
 
 unstarve() {
 	local h=$1 d=${STARVED[$1]:-} p root
@@ -348,6 +345,7 @@ cleanup() {
 	done
 	lab_down "$LAB_NAME"
 	rm -f "$OUT"/*.fifo
+	rm -rf "${OUT:?}/bin"
 }
 trap cleanup EXIT
 trap 'say interrupted; exit 130' INT TERM
@@ -378,6 +376,16 @@ SENDERS=$(conf senders)
 cg_init
 ev "\"ev\": \"config\", \"planfile\": \"${PLANFILE:-}\", \"seed\": $SEED, \"duration\": $DURATION, \"proto\": \"$PROTO\", \"pack\": \"$PACK\", \"transport\": \"$TRANSPORT\", \"hosts\": $HOSTS, \"senders\": [$SENDERS], \"cgroup\": \"$CG\", \"lab\": \"$LAB_NAME\", \"bin\": \"$BIN\""
 say "$PROTO --pack=$PACK $TRANSPORT, $HOSTS hosts, senders on $SENDERS, ${DURATION}s of faults"
+
+# The members run as copies of the tools named soak-cast and soak-recv, so
+# that whatever else runs on the machine and signals processes by the name
+# tocast or torecv (seen: a TERM to every tocast of the machine, mid-run)
+# leaves this run alone.
+mkdir -p "$OUT/bin" &&
+cp "$BIN/tocast" "$OUT/bin/soak-cast" &&
+cp "$BIN/torecv" "$OUT/bin/soak-recv" || exit 2
+CAST=$OUT/bin/soak-cast
+RECV=$OUT/bin/soak-recv
 
 lab_up "$HOSTS" "$LAB_NAME" || { say "lab up failed"; exit 2; }
 
