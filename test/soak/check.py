@@ -124,6 +124,7 @@ def short(p):
 
 class Run:
 	def __init__(self, d, maxlines):
+		self.pairs = {}	# sender id -> its own consecutive views
 		self.d = d
 		self.maxlines = maxlines
 		self.count = collections.Counter()
@@ -273,6 +274,22 @@ class Run:
 
 	# -- one log ------------------------------------------------------
 
+	def apart(self, sender, ka, kb):
+		"""Whether the sender went from view ka to view kb through
+		views this member was not in, as its own log shows: then what
+		it delivered in those is rightly missing here (the member was
+		cut off from its side, though no view here left it out)."""
+		if ka is None or kb is None or ka == kb:
+			return False
+		proc = self.procof.get(sender)
+		recs = self.logs.get(proc + ".log") if proc else None
+		if not recs:
+			return False
+		if sender not in self.pairs:
+			vs = [(r[1], r[2], r[3]) for r in recs if r[0] == "V"]
+			self.pairs[sender] = set(zip(vs, vs[1:]))
+		return (ka, kb) not in self.pairs[sender]
+
 	def one(self, name, recs):
 		owner = name[:-4]
 		seenp = {}
@@ -392,13 +409,14 @@ class Run:
 					self.bad("own-gap", name, i, key, s, q,
 					    g, p, "own echo skips from seq %d "
 					    "(record %d)" % (lq[0], lq[2]))
-				elif s not in excl:
+				elif s not in excl and not \
+				    self.apart(s, lq[3], key):
 					self.bad("gap", name, i, key, s, q, g, p,
 					    "skips from seq %d (record %d), no "
 					    "view without the sender between" %
 					    (lq[0], lq[2]))
 			if lq is None or q > lq[0]:
-				last[s] = (q, idx, i)
+				last[s] = (q, idx, i, key)
 				excl.discard(s)
 		self.order[name] = order
 		self.recidx[name] = seenp
