@@ -700,6 +700,7 @@ order_cmp_rank(const void *a, const void *b, void *arg)
  * seq 0: "delivered by the flush, unnumbered" (to(7), to-frame(5)).
  *
  * A unit that does not follow the last message delivered of its sender
+ * (of whom we delivered any: a joiner starts where it finds a stream)
  * goes undelivered, and so does the rest of that sender's: the messages
  * between were ordered where we were not (we were cut off, alone or with
  * a few), so delivering what follows them would leave a hole inside the
@@ -730,7 +731,7 @@ order_deliver_unordered(struct order *o)
 	o->unnumbered = 1;
 	for (i = 0; i < n; i++) {
 		last = order_last(o, all[i].sender);
-		if (last != NULL && all[i].sseq > *last + 1) {
+		if (last != NULL && *last != 0 && all[i].sseq > *last + 1) {
 			/* a gap: the sender's side went on without us */
 			layer_stats(o->l)->unordered_gaps++;
 			msg_free(all[i].m);
