@@ -861,6 +861,7 @@ opts_out_init(struct opts_out *out, enum frame_mode mode)
 	memset(out, 0, sizeof(*out));
 	out->fd = STDOUT_FILENO;
 	out->oflags = -1;
+	out->chunk = SIZE_MAX;
 	if (opts_stdout_closed)
 		errx(EX_IOERR, "stdout: %s", strerror(EBADF));
 	if ((out->w = frame_writer_new(mode)) == NULL)
@@ -868,6 +869,8 @@ opts_out_init(struct opts_out *out, enum frame_mode mode)
 	if (fstat(out->fd, &st) == -1 ||
 	    !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
 		return;
+	/* whole records, PIPE_BUF at most: a pipe takes all or nothing */
+	out->chunk = PIPE_BUF;
 	if ((fl = fcntl(out->fd, F_GETFL)) == -1 || (fl & O_NONBLOCK))
 		return;
 	if (fcntl(out->fd, F_SETFL, fl | O_NONBLOCK) == -1)
@@ -895,19 +898,25 @@ opts_out_pollfd(const struct opts_out *out, struct pollfd *pfd)
 }
 
 /*
- * Wait until fd takes more bytes: 0, or -1 with EINTR if a signal came
- * (the self-pipe is readable), so a stuck reader cannot hold off SIGTERM.
+ * Wait until fd takes more bytes, until the deadline at most: 0, or -1
+ * with EINTR if a signal came (the self-pipe is readable), so a stuck
+ * reader cannot hold off SIGTERM, or ETIMEDOUT.
  */
 static int
-opts_out_wait(int fd)
+opts_out_wait(int fd, uint64_t until)
 {
 	struct pollfd	 pfd[2] = {
 		{ .fd = fd, .events = POLLOUT },
 		{ .fd = opts_sigpipe[0], .events = POLLIN },
 	};
+	int		 n;
 
-	if (poll(pfd, 2, -1) == -1)
+	if ((n = poll(pfd, 2, opts_poll_ms(to_now(), until))) == -1)
 		return errno == EINTR ? 0 : -1;
+	if (n == 0 && to_now() >= until) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
 	if (pfd[0].revents & POLLNVAL) {
 		errno = EBADF;
 		return -1;
@@ -920,9 +929,9 @@ opts_out_wait(int fd)
 }
 
 int
-opts_out_flush(struct opts_out *out, int block)
+opts_out_flush(struct opts_out *out, uint64_t until)
 {
-	const void	*p;
+	const unsigned char *p;
 	size_t		 len;
 	ssize_t		 n;
 
@@ -930,6 +939,8 @@ opts_out_flush(struct opts_out *out, int block)
 		p = frame_writer_pending(out->w, &len);
 		if (len == 0)
 			return 0;
+		if (out->chunk != SIZE_MAX)
+			len = frame_writer_chunk(out->w, out->chunk);
 		if ((n = write(out->fd, p, len)) > 0) {
 			frame_writer_consume(out->w, n);
 			continue;
@@ -937,16 +948,29 @@ opts_out_flush(struct opts_out *out, int block)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && errno == EAGAIN) {
-			if (!block)
+			if (until == 0)
 				return 0;
-			if (opts_out_wait(out->fd) == -1)
-				return errno == EINTR ? 0 : -1;
+			if (opts_out_wait(out->fd, until) == -1)
+				return errno == EINTR || errno == ETIMEDOUT ?
+				    0 : -1;
 			continue;
 		}
 		if (n == 0)
 			errno = EIO;
 		return -1;
 	}
+}
+
+int
+opts_out_cut(const struct opts_out *out)
+{
+	size_t	 rest = frame_writer_begun(out->w);
+
+	if (rest == 0)
+		return 0;
+	warnx("stdout: the last record written was cut short, %zu bytes "
+	    "missing", rest);
+	return 1;
 }
 
 /* After poll(2): a reader that is gone is EPIPE, a closed stdout EBADF. */
@@ -1002,8 +1026,8 @@ opts_out_stall_at(const struct opts_out *out, const struct opts *o)
 void
 opts_out_drop(struct opts_out *out, const struct opts *o, struct to_group *g)
 {
-	frame_writer_consume(out->w, SIZE_MAX);
-	out->pending = 0;
+	frame_writer_drop(out->w);
+	(void)frame_writer_pending(out->w, &out->pending);
 	if (out->paused) {
 		out->paused = 0;
 		to_pause(g, 0);

@@ -126,8 +126,8 @@ int	 opts_poll_ms(uint64_t, uint64_t);
 
 /*
  * stdout for delivered records.  opts_out_flush() writes what it can
- * without blocking, and waits for stdout only if block is set (at exit),
- * until all is written or a signal comes.  opts_out_event() takes the
+ * without blocking, and waits for stdout only until the deadline it is
+ * given (at exit), or until a signal comes.  opts_out_event() takes the
  * revents of the pollfd that opts_out_pollfd() filled, notices a reader
  * that went away, and flushes.  Both return 0, or -1 with errno (EPIPE:
  * the reader went away).
@@ -141,6 +141,7 @@ int	 opts_poll_ms(uint64_t, uint64_t);
  */
 struct opts_out {
 	int		 fd;
+	size_t		 chunk;		/* bytes a write(2) takes at most */
 	int		 oflags;	/* to restore on exit, or -1 */
 	struct frame_writer *w;
 	int		 paused;	/* the group, for want of stdout */
@@ -150,7 +151,10 @@ struct opts_out {
 void	 opts_out_init(struct opts_out *, enum frame_mode);
 void	 opts_out_pollfd(const struct opts_out *, struct pollfd *);
 int	 opts_out_event(struct opts_out *, short revents);
-int	 opts_out_flush(struct opts_out *, int block);
+/* until: 0 never waits, else the absolute time (ns) to wait at most. */
+int	 opts_out_flush(struct opts_out *, uint64_t until);
+/* A record cut short, after the flush at exit: say so, return 1. */
+int	 opts_out_cut(const struct opts_out *);
 void	 opts_out_fini(struct opts_out *);
 /* Pause or resume g for what is pending; never pauses unless may_pause
  * (a member that leaves must be let go). */
@@ -161,7 +165,12 @@ int	 opts_out_stalled(const struct opts_out *, const struct opts *,
 	    uint64_t now);
 /* When the stall clock runs out, or UINT64_MAX if it does not run. */
 uint64_t opts_out_stall_at(const struct opts_out *, const struct opts *);
-/* Give up what is pending and resume g: stdout is no longer written. */
+/*
+ * Give up what is pending but the rest of a record begun, and resume g:
+ * no more records go to stdout.  Records are written to a pipe in chunks
+ * of whole records of at most PIPE_BUF bytes, all or nothing, so a
+ * record begun is one larger than that.
+ */
 void	 opts_out_drop(struct opts_out *, const struct opts *,
 	    struct to_group *g);
 

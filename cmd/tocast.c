@@ -73,6 +73,8 @@ struct tocast {
 	/* -r: delivered records on stdout */
 	struct opts_out	 out;
 	int		 echo;		/* still echoing */
+	int		 outok;		/* -r: stdout still takes bytes */
+	int		 stalled;	/* stdout took nothing for --stall */
 	int		 signalled;	/* exit without waiting for stdout */
 
 	int		 status;	/* exit status */
@@ -383,7 +385,7 @@ tocast_pollfds(struct tocast *tc)
 	    to_can_cast(tc->g))
 		p->fd = tc->fds[tc->cur];
 	tc->pfd[PFD_OUT].fd = -1;
-	if (tc->echo)
+	if (tc->outok)
 		opts_out_pollfd(&tc->out, &tc->pfd[PFD_OUT]);
 	return opts_pollfds(tc->g, &tc->pfd, &tc->npfd, PFD_GROUP);
 }
@@ -405,7 +407,7 @@ tocast_timeout(struct tocast *tc)
 static void
 tocast_echo(struct tocast *tc)
 {
-	if (!tc->echo ||
+	if (tc->pfd[PFD_OUT].fd == -1 ||
 	    opts_out_event(&tc->out, tc->pfd[PFD_OUT].revents) == 0)
 		return;
 	if (errno == EPIPE)
@@ -413,6 +415,7 @@ tocast_echo(struct tocast *tc)
 	else
 		tocast_stop(tc, EX_IOERR, "stdout: %s", strerror(errno));
 	tc->echo = 0;
+	tc->outok = 0;
 	opts_out_drop(&tc->out, &tc->o, tc->g);
 }
 
@@ -430,6 +433,8 @@ tocast_pace(struct tocast *tc)
 		tocast_stop(tc, EX_TEMPFAIL, "stdout took nothing for %g s: "
 		    "stopped reading", (double)tc->o.stall / 1e9);
 		tc->echo = 0;
+		tc->stalled = 1;
+		/* the rest of a record begun still goes, if stdout takes it */
 		opts_out_drop(&tc->out, &tc->o, tc->g);
 		return;
 	}
@@ -490,6 +495,7 @@ tocast_init(struct tocast *tc)
 	if (tc->o.echo) {
 		opts_out_init(&tc->out, tc->o.mode);
 		tc->echo = 1;
+		tc->outok = 1;
 	}
 	tc->g = opts_open(&tc->o, &cb);
 	tc->deadline = UINT64_MAX;
@@ -500,12 +506,20 @@ tocast_init(struct tocast *tc)
 static int
 tocast_finish(struct tocast *tc)
 {
-	int	 block = !tc->signalled;
+	uint64_t until = UINT64_MAX;
 
+	if (tc->signalled)
+		until = 0;
+	else if (tc->stalled)
+		until = to_now() + tc->o.stall;
 	opts_stats(&tc->o, tc->g);
 	to_close(tc->g);
-	if (tc->echo && opts_out_flush(&tc->out, block) == -1 && errno != EPIPE)
-		tocast_stop(tc, EX_IOERR, "stdout: %s", strerror(errno));
+	if (tc->outok && opts_out_flush(&tc->out, until) == -1) {
+		if (errno != EPIPE)
+			tocast_stop(tc, EX_IOERR, "stdout: %s",
+			    strerror(errno));
+	} else if (tc->outok && opts_out_cut(&tc->out))
+		tocast_stop(tc, EX_IOERR, "stdout: a record cut short");
 	if (tc->o.echo)
 		opts_out_fini(&tc->out);
 	opts_verbose(&tc->o, "sent %" PRIu64 " records", tc->sent);

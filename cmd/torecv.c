@@ -56,6 +56,7 @@ struct torecv {
 	int		 others;	/* -A: was in a view with others */
 	int		 alone;		/* -A: and is alone again */
 	int		 signalled;	/* exit without waiting for stdout */
+	int		 stalled;	/* stdout took nothing for --stall */
 
 	int		 stop;		/* leave now */
 	int		 status;	/* exit status */
@@ -188,7 +189,8 @@ torecv_stall(struct torecv *tr)
 		tr->status = EX_TEMPFAIL;
 	tr->stop = 1;
 	tr->writing = 0;
-	tr->outok = 0;
+	tr->stalled = 1;
+	/* the rest of a record begun still goes, if stdout takes it */
 	opts_out_drop(&tr->out, &tr->o, tr->g);
 }
 
@@ -322,13 +324,20 @@ torecv_init(struct torecv *tr)
 static int
 torecv_finish(struct torecv *tr)
 {
-	int	 block = !tr->signalled;
+	uint64_t until = UINT64_MAX;
 
+	if (tr->signalled)
+		until = 0;
+	else if (tr->stalled)
+		until = to_now() + tr->o.stall;
 	opts_stats(&tr->o, tr->g);
 	to_close(tr->g);
-	if (tr->outok && opts_out_flush(&tr->out, block) == -1 &&
-	    errno != EPIPE)
-		torecv_stop(tr, EX_IOERR, "stdout: %s", strerror(errno));
+	if (tr->outok && opts_out_flush(&tr->out, until) == -1) {
+		if (errno != EPIPE)
+			torecv_stop(tr, EX_IOERR, "stdout: %s",
+			    strerror(errno));
+	} else if (tr->outok && opts_out_cut(&tr->out))
+		torecv_stop(tr, EX_IOERR, "stdout: a record cut short");
 	opts_out_fini(&tr->out);
 	if (tr->status != EX_OK && tr->why[0] != '\0')
 		warnx("%s", tr->why);
