@@ -783,29 +783,43 @@ opts_signals(void)
 }
 
 int
-opts_signalled(int fd)
+opts_signal_next(int fd, int *sig)
 {
 	unsigned char	 buf[64];
+	ssize_t		 n;
 	int		 got = 0;
 
 	static uint64_t	 first;
 
-	while (read(fd, buf, sizeof(buf)) > 0)
-		got = 1;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		got = buf[n - 1];
 	if (!got)
 		return 0;
+	if (sig != NULL)
+		*sig = got;
 	if (first == 0) {
 		first = to_now();
 		return 1;
 	}
 	/*
-	 * A second signal stops us at once, but not one that comes within
-	 * a second of the first: timeout(1) signals both us and our process
-	 * group, and that is one request, not two.
+	 * Not a signal that comes within a second of the first: timeout(1)
+	 * signals both us and our process group, and that is one request,
+	 * not two.
 	 */
-	if (to_now() - first > 1000000000ULL) {
+	return to_now() - first > 1000000000ULL ? 2 : 0;
+}
+
+int
+opts_signalled(int fd)
+{
+	switch (opts_signal_next(fd, NULL)) {
+	case 1:
+		return 1;
+	case 2:
+		/* a second signal stops us at once */
 		signal(SIGTERM, SIG_DFL);
 		raise(SIGTERM);
+		break;
 	}
 	return 0;
 }

@@ -22,6 +22,7 @@
 #define OPTS_WINDOW_MAX		1000000		/* -W */
 #define OPTS_MAXMSG_MAX		(1u << 30)	/* -M */
 #define OPTS_LEAVE_NS		3000000000ULL	/* bound on a graceful leave */
+#define OPTS_SIGNAL_NS		1500000000ULL	/* signal to exit, at most */
 #define OPTS_OUT_HIGH		(256u << 10)	/* pause above this pending */
 #define OPTS_KEY_MAX		65536		/* -k: bytes in a key file */
 #define OPTS_SUSPECT_MIN	10		/* --suspect, ms */
@@ -115,6 +116,11 @@ void	 opts_stats(const struct opts *, struct to_group *);
 int	 opts_signals(void);
 /* 1 if a signal came since the last call; later ones kill as usual. */
 int	 opts_signalled(int);
+/*
+ * What came on the self-pipe: 0 nothing, 1 the first signal, 2 a later
+ * one (a second or more after the first); *sig (if not NULL) its number.
+ */
+int	 opts_signal_next(int, int *sig);
 
 /*
  * Fill (*pfd)[first...] with the group's descriptors, growing the array

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -69,6 +70,7 @@ struct tocast {
 	size_t		 heldlen, heldcap;
 	int		 holding;
 	uint64_t	 sent;
+	uint64_t	 mine;		/* of them, delivered here */
 
 	/* -r: delivered records on stdout */
 	struct opts_out	 out;
@@ -76,6 +78,9 @@ struct tocast {
 	int		 outok;		/* -r: stdout still takes bytes */
 	int		 stalled;	/* stdout took nothing for --stall */
 	int		 signalled;	/* exit without waiting for stdout */
+	int		 sig;		/* the signal that came */
+	uint64_t	 sigat;		/* when it came */
+	int		 dropped;	/* a record read, not cast: signalled */
 
 	int		 status;	/* exit status */
 	char		 why[256];	/* message to print on exit */
@@ -124,6 +129,8 @@ tocast_deliver(void *arg, const struct to_delivery *d)
 {
 	struct tocast	*tc = arg;
 
+	if (tc->g != NULL && d->sender == to_self(tc->g))
+		tc->mine++;
 	if (tc->echo && frame_write_delivery(tc->out.w, d) == -1)
 		tc->fatal = errno;
 }
@@ -313,11 +320,34 @@ tocast_read(struct tocast *tc)
 		err(EX_OSERR, "%s", tc->names[tc->cur]);
 }
 
+/*
+ * Stopped by a signal with casts not known delivered at every member:
+ * say how many were cast and delivered here, and exit 128 + the signal.
+ */
+static void
+tocast_interrupted(struct tocast *tc)
+{
+	const char	*name = tc->sig == SIGINT ? "SIGINT" : "SIGTERM";
+
+	tc->status = 128 + tc->sig;
+	snprintf(tc->why, sizeof(tc->why), "%s: %" PRIu64 " record%s cast: "
+	    "%" PRIu64 " delivered here, %" PRIu64 " not, %s%s", name,
+	    tc->sent, tc->sent == 1 ? "" : "s", tc->mine,
+	    tc->sent - tc->mine, to_all_stable(tc->g) ?
+	    "all delivered at every member" :
+	    "not known delivered at every member",
+	    tc->dropped ? "; 1 record read was not cast" : "");
+}
+
 static void
 tocast_leave(struct tocast *tc)
 {
+	if (tc->signalled && (!to_all_stable(tc->g) || tc->dropped))
+		tocast_interrupted(tc);
 	tc->phase = LEAVING;
 	tc->deadline = to_now() + OPTS_LEAVE_NS;
+	if (tc->signalled && tc->deadline > tc->sigat + OPTS_SIGNAL_NS)
+		tc->deadline = tc->sigat + OPTS_SIGNAL_NS;
 	if (to_leave(tc->g) == -1) {
 		if (!tc->o.quiet)
 			warn("leave");
@@ -352,7 +382,9 @@ tocast_advance(struct tocast *tc)
 		tc->phase = DRAINING;
 		return 1;
 	case DRAINING:
-		if (!to_all_stable(tc->g))
+		/* signalled: half the time to exit for this, at most */
+		if (!to_all_stable(tc->g) && !(tc->signalled &&
+		    to_now() >= tc->sigat + OPTS_SIGNAL_NS / 2))
 			return 0;
 		tocast_leave(tc);
 		return 1;
@@ -398,6 +430,9 @@ tocast_timeout(struct tocast *tc)
 	if ((tc->phase == JOINING || tc->phase == LEAVING) &&
 	    tc->deadline < wake)
 		wake = tc->deadline;
+	if (tc->phase == DRAINING && tc->signalled &&
+	    tc->sigat + OPTS_SIGNAL_NS / 2 < wake)
+		wake = tc->sigat + OPTS_SIGNAL_NS / 2;
 	if (tc->echo && opts_out_stall_at(&tc->out, &tc->o) < wake)
 		wake = opts_out_stall_at(&tc->out, &tc->o);
 	return opts_poll_ms(to_now(), wake);
@@ -441,6 +476,36 @@ tocast_pace(struct tocast *tc)
 	opts_out_pace(&tc->out, &tc->o, tc->g, tc->phase < LEAVING);
 }
 
+/*
+ * The first SIGINT or SIGTERM: stop reading, see what was cast delivered
+ * for a while, leave; all within OPTS_SIGNAL_NS.  A second, a second or
+ * more later: leave at once, saying what was and was not delivered.
+ */
+static void
+tocast_signal(struct tocast *tc)
+{
+	int	 sig = SIGTERM;
+
+	switch (opts_signal_next(tc->sigfd, &sig)) {
+	case 1:
+		tocast_stop(tc, EX_OK, NULL);
+		tc->dropped = tc->holding;
+		tc->holding = 0;
+		tc->signalled = 1;
+		tc->sig = sig;
+		tc->sigat = to_now();
+		if (tc->phase == LEAVING &&
+		    tc->deadline > tc->sigat + OPTS_SIGNAL_NS)
+			tc->deadline = tc->sigat + OPTS_SIGNAL_NS;
+		break;
+	case 2:
+		tc->sig = sig;
+		tocast_interrupted(tc);
+		tc->phase = DONE;
+		break;
+	}
+}
+
 static void
 tocast_step(struct tocast *tc)
 {
@@ -456,11 +521,10 @@ tocast_step(struct tocast *tc)
 			err(EX_OSERR, "poll");
 		return;		/* revents are stale; the self-pipe has it */
 	}
-	if ((tc->pfd[PFD_SIG].revents & POLLIN) && opts_signalled(tc->sigfd)) {
-		tocast_stop(tc, EX_OK, NULL);
-		tc->holding = 0;
-		tc->signalled = 1;
-	}
+	if (tc->pfd[PFD_SIG].revents & POLLIN)
+		tocast_signal(tc);
+	if (tc->phase == DONE)
+		return;
 	opts_process(tc->g, tc->o.cfg.group);
 	if (tc->pfd[PFD_IN].revents != 0 && tc->reading)
 		tocast_read(tc);

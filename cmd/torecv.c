@@ -57,6 +57,7 @@ struct torecv {
 	int		 alone;		/* -A: and is alone again */
 	int		 signalled;	/* exit without waiting for stdout */
 	int		 stalled;	/* stdout took nothing for --stall */
+	uint64_t	 sigat;		/* when the signal came */
 
 	int		 stop;		/* leave now */
 	int		 status;	/* exit status */
@@ -163,6 +164,8 @@ torecv_leave(struct torecv *tr)
 {
 	tr->phase = LEAVING;
 	tr->deadline = to_now() + OPTS_LEAVE_NS;
+	if (tr->signalled && tr->deadline > tr->sigat + OPTS_SIGNAL_NS)
+		tr->deadline = tr->sigat + OPTS_SIGNAL_NS;
 	if (to_leave(tr->g) == -1) {
 		warn("leave");
 		tr->phase = DONE;
@@ -284,6 +287,10 @@ torecv_step(struct torecv *tr)
 		torecv_stop(tr, EX_OK, NULL);
 		tr->writing = 0;
 		tr->signalled = 1;
+		tr->sigat = to_now();
+		if (tr->phase == LEAVING &&
+		    tr->deadline > tr->sigat + OPTS_SIGNAL_NS)
+			tr->deadline = tr->sigat + OPTS_SIGNAL_NS;
 	}
 	opts_process(tr->g, tr->o.cfg.group);
 	if (tr->fatal != 0) {
