@@ -34,6 +34,7 @@ enum {
 	OPTS_SUSPECT = 256,	/* --suspect ms */
 	OPTS_STALL,		/* --stall seconds */
 	OPTS_PACK,		/* --pack packing */
+	OPTS_GAPS_OK,		/* --gaps-ok */
 };
 
 #define OPTS_OWN_MAX		32
@@ -84,6 +85,7 @@ struct opts {
 	int		 check;		/* -c */
 	int		 views;		/* -e */
 	int		 json;		/* -j */
+	int		 gaps_ok;	/* --gaps-ok */
 	uint64_t	 stall;		/* --stall in ns */
 	uint32_t	 wait;		/* -w: members before sending, >= 1 */
 	uint64_t	 count;		/* -n: 0 for no limit */
@@ -181,5 +183,28 @@ void	 opts_out_drop(struct opts_out *, const struct opts *,
 	    struct to_group *g);
 
 void		 opts_process(struct to_group *, const char *);
+
+/*
+ * Gaps in the stream a member writes, found from its views: a view that
+ * brings back members that were in an earlier view of ours but not in
+ * the one before (a partition healed, or we were taken for dead and
+ * merged back) means that messages were delivered apart, on one side and
+ * not the other.  Member ids are new with each process, so a member that
+ * restarts is a new member, not one brought back.
+ */
+#define OPTS_EX_GAP	3		/* exit status: the stream has a gap */
+
+struct opts_gaps {
+	uint64_t	*id;		/* every member in a view of ours */
+	uint64_t	*last;		/* the last of our views it was in */
+	size_t		 n, cap;
+	uint64_t	 view;		/* our last view */
+	uint32_t	 n_prev;	/* its members */
+	uint64_t	 found;		/* views that showed a gap */
+};
+/* Take view v, say on stderr (unless -q) if it shows a gap. */
+int	 opts_gaps_view(struct opts_gaps *, const struct opts *,
+	    const struct to_view *v);
+void	 opts_gaps_free(struct opts_gaps *);
 
 #endif /* TO_OPTS_H */

@@ -81,6 +81,7 @@ struct tocast {
 	int		 sig;		/* the signal that came */
 	uint64_t	 sigat;		/* when it came */
 	int		 dropped;	/* a record read, not cast: signalled */
+	struct opts_gaps gaps;		/* views that show a gap */
 
 	int		 status;	/* exit status */
 	char		 why[256];	/* message to print on exit */
@@ -88,13 +89,13 @@ struct tocast {
 };
 
 static const char tocast_synopsis[] =
-    "usage: tocast [-0FqrvV] [-g group] [-i iface] [-k keyfile] [-M bytes]\n"
-    "              [--pack packing] [-p protocol] [-s stack] [--stall seconds]\n"
-    "              [--suspect ms] [-t transport] [-T seconds] [-w members]\n"
-    "              [-W window] [file ...]\n";
+    "usage: tocast [-0FqrvV] [-g group] [--gaps-ok] [-i iface] [-k keyfile]\n"
+    "              [-M bytes] [--pack packing] [-p protocol] [-s stack]\n"
+    "              [--stall seconds] [--suspect ms] [-t transport]\n"
+    "              [-T seconds] [-w members] [-W window] [file ...]\n";
 
 static const int tocast_longs[] = {
-	OPTS_PACK, OPTS_STALL, OPTS_SUSPECT, 0
+	OPTS_GAPS_OK, OPTS_PACK, OPTS_STALL, OPTS_SUSPECT, 0
 };
 
 static const struct opts_tool tocast_tool = {
@@ -141,6 +142,8 @@ tocast_view(void *arg, const struct to_view *v)
 	struct tocast	*tc = arg;
 
 	opts_view(&tc->o, v);
+	if (tc->o.echo)
+		(void)opts_gaps_view(&tc->gaps, &tc->o, v);
 	if (tc->echo && frame_write_view(tc->out.w, v) == -1)
 		tc->fatal = errno;
 }
@@ -589,6 +592,9 @@ tocast_finish(struct tocast *tc)
 	opts_verbose(&tc->o, "sent %" PRIu64 " records", tc->sent);
 	if (tc->status != EX_OK)
 		warnx("%s", tc->why);
+	if (tc->status == EX_OK && tc->gaps.found > 0 && !tc->o.gaps_ok)
+		tc->status = OPTS_EX_GAP;
+	opts_gaps_free(&tc->gaps);
 	frame_reader_free(tc->r);
 	free(tc->held);
 	free(tc->pfd);

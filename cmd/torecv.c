@@ -58,6 +58,7 @@ struct torecv {
 	int		 signalled;	/* exit without waiting for stdout */
 	int		 stalled;	/* stdout took nothing for --stall */
 	uint64_t	 sigat;		/* when the signal came */
+	struct opts_gaps gaps;		/* views that show a gap */
 
 	int		 stop;		/* leave now */
 	int		 status;	/* exit status */
@@ -66,11 +67,14 @@ struct torecv {
 };
 
 static const char torecv_synopsis[] =
-    "usage: torecv [-0AeFvV] [-g group] [-i iface] [-k keyfile] [-M bytes]\n"
-    "              [-n count] [-p protocol] [-s stack] [--stall seconds]\n"
-    "              [--suspect ms] [-t transport] [-T seconds]\n";
+    "usage: torecv [-0AeFvV] [-g group] [--gaps-ok] [-i iface] [-k keyfile]\n"
+    "              [-M bytes] [-n count] [-p protocol] [-s stack]\n"
+    "              [--stall seconds] [--suspect ms] [-t transport]\n"
+    "              [-T seconds]\n";
 
-static const int torecv_longs[] = { OPTS_STALL, OPTS_SUSPECT, 0 };
+static const int torecv_longs[] = {
+	OPTS_GAPS_OK, OPTS_STALL, OPTS_SUSPECT, 0
+};
 
 static const struct opts_tool torecv_tool = {
 	.name = "torecv",
@@ -147,6 +151,7 @@ torecv_view(void *arg, const struct to_view *v)
 	int		 rv = 0;
 
 	opts_view(&tr->o, v);
+	(void)opts_gaps_view(&tr->gaps, &tr->o, v);
 	if (tr->writing && tr->o.mode == FRAME_BIN)
 		rv = frame_write_view(tr->out.w, v);
 	else if (tr->writing && tr->o.views)
@@ -348,6 +353,9 @@ torecv_finish(struct torecv *tr)
 	opts_out_fini(&tr->out);
 	if (tr->status != EX_OK && tr->why[0] != '\0')
 		warnx("%s", tr->why);
+	if (tr->status == EX_OK && tr->gaps.found > 0 && !tr->o.gaps_ok)
+		tr->status = OPTS_EX_GAP;
+	opts_gaps_free(&tr->gaps);
 	free(tr->pfd);
 	return tr->status;
 }
