@@ -33,7 +33,7 @@
 
 static const struct opts_def opts_defs[] = {
 	{ "null", '0', NULL, "end each record with NUL, not newline" },
-	{ "until-alone", 'A', NULL, "exit once alone in the view" },
+	{ "until-alone", 'A', NULL, "exit once the senders have left" },
 	{ "check", 'c', NULL, "check that the logs agree" },
 	{ "views", 'e', NULL, "write the views among the records" },
 	{ "framed", 'F', NULL, "records framed as in to-frame(5)" },

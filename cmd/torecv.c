@@ -55,6 +55,9 @@ struct torecv {
 	uint64_t	 delivered;
 	int		 others;	/* -A: was in a view with others */
 	int		 alone;		/* -A: and is alone again */
+	uint64_t	*senders;	/* -A: of the messages delivered */
+	size_t		 nsenders, capsenders;
+	int		 gone;		/* -A: and none of them is in the view */
 	int		 signalled;	/* exit without waiting for stdout */
 	int		 stalled;	/* stdout took nothing for --stall */
 	uint64_t	 sigat;		/* when the signal came */
@@ -99,11 +102,48 @@ torecv_stop(struct torecv *tr, int status, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* -A: remember who sent what we deliver. */
+static void
+torecv_sender(struct torecv *tr, uint64_t id)
+{
+	uint64_t	*p;
+	size_t		 i, cap;
+
+	for (i = 0; i < tr->nsenders; i++)
+		if (tr->senders[i] == id)
+			return;
+	if (tr->nsenders == tr->capsenders) {
+		cap = tr->capsenders ? tr->capsenders * 2 : 16;
+		if ((p = reallocarray(tr->senders, cap, sizeof(*p))) == NULL)
+			err(EX_OSERR, NULL);
+		tr->senders = p;
+		tr->capsenders = cap;
+	}
+	tr->senders[tr->nsenders++] = id;
+}
+
+/* -A: whether a member of v sent any of what we delivered. */
+static int
+torecv_senders_in(const struct torecv *tr, const struct to_view *v)
+{
+	size_t		 i;
+	uint32_t	 j;
+
+	for (i = 0; i < tr->nsenders; i++)
+		for (j = 0; j < v->n; j++)
+			if (v->members[j] == tr->senders[i] &&
+			    v->members[j] != v->self)
+				return 1;
+	return 0;
+}
+
 static void
 torecv_deliver(void *arg, const struct to_delivery *d)
 {
 	struct torecv	*tr = arg;
 
+	if (tr->o.until_alone)
+		torecv_sender(tr, d->sender);
 	if (!tr->writing)
 		return;
 	if (frame_write_delivery(tr->out.w, d) == -1)
@@ -162,6 +202,8 @@ torecv_view(void *arg, const struct to_view *v)
 		tr->others = 1;
 	else if (tr->others)
 		tr->alone = 1;
+	if (tr->o.until_alone && tr->nsenders > 0 && !torecv_senders_in(tr, v))
+		tr->gone = 1;
 }
 
 static void
@@ -215,7 +257,7 @@ torecv_advance(struct torecv *tr)
 			torecv_stop(tr, EX_UNAVAILABLE, "timed out waiting "
 			    "for %" PRIu64 " message%s (have %" PRIu64 ")",
 			    want, want == 1 ? "" : "s", tr->delivered);
-		if (tr->o.until_alone && tr->alone)
+		if (tr->o.until_alone && (tr->alone || tr->gone))
 			tr->stop = 1;
 		if (tr->stop)
 			torecv_leave(tr);
@@ -356,6 +398,7 @@ torecv_finish(struct torecv *tr)
 	if (tr->status == EX_OK && tr->gaps.found > 0 && !tr->o.gaps_ok)
 		tr->status = OPTS_EX_GAP;
 	opts_gaps_free(&tr->gaps);
+	free(tr->senders);
 	free(tr->pfd);
 	return tr->status;
 }
