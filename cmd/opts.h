@@ -18,7 +18,7 @@
 #include "frame.h"
 #include "to.h"
 
-#define OPTS_WAIT_MAX		1000		/* -w */
+#define OPTS_WAIT_MAX		TO_VIEW_MAX	/* -w: a view holds no more */
 #define OPTS_WINDOW_MAX		1000000		/* -W */
 #define OPTS_MAXMSG_MAX		(1u << 30)	/* -M */
 #define OPTS_LEAVE_NS		3000000000ULL	/* bound on a graceful leave */

@@ -23,6 +23,7 @@
 #define TO_GROUP_MAX		64		/* bytes in a group name */
 #define TO_SUSPECT_DEFAULT	1000		/* ms of silence: suspected */
 #define TO_KEY_MIN		32		/* bytes in a group key, at least */
+#define TO_VIEW_MAX		32		/* members in a view, at most */
 
 /*
  * Why the COM layer refuses a member's datagrams for their key; see
