@@ -6,7 +6,12 @@
  * in its opts_tool, and only those (and their long forms) are accepted, so
  * "torecv --wait 3" is as unknown as "torecv -w 3".
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
 
 #include <err.h>
 #include <errno.h>
@@ -177,16 +182,145 @@ opts_check_group(const char *name, const char *from)
 	    "0123456789._-") != n)
 		errx(EX_USAGE, "%s %s: invalid group name, expected 1 to %d "
 		    "of A-Z a-z 0-9 . _ -", from, name, TO_GROUP_MAX - 1);
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		errx(EX_USAGE, "%s %s: invalid group name, . and .. are not "
+		    "names", from, name);
 }
 
+/* -t: "key=value" of n bytes, udpu if it is for udpu://; exits 64. */
+static void
+opts_transport_param(const char *t, const char *from, const char *s,
+    size_t n, int udpu, unsigned *seen)
+{
+	static const char *const keys[] = { "ttl", "mtu", "buf", "port" };
+	static const long long lo[] = { 1, TO_MTU_MIN, 4096, 1 };
+	static const long long hi[] = { 255, TO_MTU_MAX, 1 << 30, 65535 };
+	const char	*eq = memchr(s, '=', n), *errstr;
+	char		 v[32];
+	size_t		 k, i, vn;
+	long long	 mul = 1;
+
+	k = eq != NULL ? (size_t)(eq - s) : n;
+	for (i = 0; i < 4; i++)
+		if (strlen(keys[i]) == k && memcmp(s, keys[i], k) == 0)
+			break;
+	if (i == 4 || (i == 3 && !udpu))
+		errx(EX_USAGE, "%s %s: unknown parameter %.*s, expected %s",
+		    from, t, (int)k, s, udpu ? "ttl, mtu, buf or port" :
+		    "ttl, mtu or buf (the port goes after the address)");
+	if (*seen & 1u << i)
+		errx(EX_USAGE, "%s %s: %s given twice", from, t, keys[i]);
+	*seen |= 1u << i;
+	vn = eq != NULL ? n - k - 1 : 0;
+	if (vn == 0 || vn >= sizeof(v))
+		errx(EX_USAGE, "%s %s: %s needs a value, %lld to %lld", from,
+		    t, keys[i], lo[i], hi[i]);
+	memcpy(v, eq + 1, vn);
+	v[vn] = '\0';
+	if (i == 2 && strchr("kKmM", v[vn - 1]) != NULL) {
+		mul = strchr("kK", v[vn - 1]) != NULL ? 1 << 10 : 1 << 20;
+		v[vn - 1] = '\0';
+	}
+	(void)strtonum(v, (lo[i] + mul - 1) / mul, hi[i] / mul, &errstr);
+	if (errstr != NULL)
+		errx(EX_USAGE, "%s %s: %s=%.*s: %s, expected %lld to %lld%s",
+		    from, t, keys[i], (int)vn, eq + 1, errstr, lo[i], hi[i],
+		    i == 1 ? " bytes" : "");
+}
+
+/* -t udp://: "[ADDR][:PORT]", ADDR multicast; udpu://: "HOST[:PORT],...". */
+static void
+opts_transport_addr(const char *t, const char *from, const char *s,
+    size_t n, int udpu)
+{
+	char		 host[256], port[16];
+	const char	*colon, *errstr;
+	struct addrinfo	 hints, *res;
+	struct in_addr	 a;
+	size_t		 hn;
+	int		 e;
+
+	colon = memchr(s, ':', n);
+	hn = colon != NULL ? (size_t)(colon - s) : n;
+	if (hn >= sizeof(host) || (colon != NULL &&
+	    n - hn - 1 >= sizeof(port)))
+		errx(EX_USAGE, "%s %s: %.*s: too long", from, t, (int)n, s);
+	memcpy(host, s, hn);
+	host[hn] = '\0';
+	if (colon != NULL) {
+		memcpy(port, colon + 1, n - hn - 1);
+		port[n - hn - 1] = '\0';
+		(void)strtonum(port, 1, 65535, &errstr);
+		if (port[0] == '\0')
+			errx(EX_USAGE, "%s %s: a ':' without a port, expected "
+			    "1 to 65535", from, t);
+		if (errstr != NULL)
+			errx(EX_USAGE, "%s %s: port %s: %s, expected 1 to "
+			    "65535", from, t, port, errstr);
+	}
+	if (!udpu) {
+		if (hn > 0 && (inet_pton(AF_INET, host, &a) != 1 ||
+		    !IN_MULTICAST(ntohl(a.s_addr))))
+			errx(EX_USAGE, "%s %s: %s: not an IPv4 multicast "
+			    "address (224.0.0.0 to 239.255.255.255); for "
+			    "unicast peers use udpu://", from, t, host);
+		return;
+	}
+	if (hn == 0)
+		errx(EX_USAGE, "%s %s: a peer without a host", from, t);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_INET;
+	hints.ai_socktype = SOCK_DGRAM;
+	if ((e = getaddrinfo(host, NULL, &hints, &res)) != 0)
+		errx(EX_USAGE, "%s %s: host %s: %s", from, t, host,
+		    gai_strerror(e));
+	a = ((struct sockaddr_in *)res->ai_addr)->sin_addr;
+	freeaddrinfo(res);
+	if (a.s_addr == htonl(INADDR_ANY) || IN_MULTICAST(ntohl(a.s_addr)))
+		errx(EX_USAGE, "%s %s: host %s: not a unicast address; for "
+		    "multicast use udp://", from, t, host);
+}
+
+/*
+ * -t: the transport's name and spec, checked here so that a mistake is
+ * named (to_open() has only EINVAL for them all).
+ */
 static void
 opts_check_transport(const char *t, const char *from)
 {
-	if (strcmp(t, "local") != 0 && strcmp(t, "udp") != 0 &&
-	    strncmp(t, "udp://", 6) != 0 && strcmp(t, "udpu") != 0 &&
-	    strncmp(t, "udpu://", 7) != 0)
+	const char	*s, *q, *p, *end;
+	unsigned	 seen = 0;
+	int		 udpu;
+
+	if (strcmp(t, "local") == 0 || strcmp(t, "udp") == 0 ||
+	    strcmp(t, "udpu") == 0)
+		return;
+	if (strncmp(t, "udp://", 6) == 0)
+		udpu = 0;
+	else if (strncmp(t, "udpu://", 7) == 0)
+		udpu = 1;
+	else
 		errx(EX_USAGE, "%s %s: unknown transport, expected local, "
 		    "udp://[ADDR][:PORT] or udpu://HOST[:PORT],...", from, t);
+	s = t + (udpu ? 7 : 6);
+	q = s + strcspn(s, "?");
+	if (udpu) {
+		for (p = s; p < q; p = end + 1) {
+			end = memchr(p, ',', q - p);
+			if (end == NULL)
+				end = q;
+			opts_transport_addr(t, from, p, end - p, 1);
+		}
+	} else
+		opts_transport_addr(t, from, s, q - s, 0);
+	if (*q == '\0')
+		return;
+	for (p = q + 1; ; p = end + 1) {
+		end = p + strcspn(p, "&");
+		opts_transport_param(t, from, p, end - p, udpu, &seen);
+		if (*end == '\0')
+			break;
+	}
 }
 
 static void
@@ -394,6 +528,10 @@ opts_load_key(struct opts *o)
 		errno = EISDIR;
 		err(EX_NOINPUT, "%s %s", from, path);
 	}
+	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
+		errx(EX_USAGE, "%s %s: not a regular file, expected a file "
+		    "of at least %d random bytes", from, path,
+		    TO_KEY_MIN);
 	if (st.st_mode & 077)
 		errx(EX_USAGE, "%s %s: insecure permissions %04o, expected "
 		    "no access for group and others (chmod 600 %s)", from,
