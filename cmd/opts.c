@@ -200,6 +200,9 @@ opts_transport_param(const char *t, const char *from, const char *s,
 	size_t		 k, i, vn;
 	long long	 mul = 1;
 
+	if (n == 0)
+		errx(EX_USAGE, "%s %s: an empty parameter (a stray ? or &)",
+		    from, t);
 	k = eq != NULL ? (size_t)(eq - s) : n;
 	for (i = 0; i < 4; i++)
 		if (strlen(keys[i]) == k && memcmp(s, keys[i], k) == 0)
