@@ -58,6 +58,8 @@ static const struct opts_def opts_defs[] = {
 	    "progress" },
 	{ "suspect", OPTS_SUSPECT, "ms", "suspect a member silent this long" },
 	{ "pack", OPTS_PACK, "packing", "adaptive, off, a delay or default" },
+	{ "pack-max", OPTS_PACK_MAX, "bytes", "most bytes in one pack" },
+	{ "compress", OPTS_COMPRESS, "level", "zlib level for packs, 0 to 9" },
 	{ "transport", 't', "transport", "local, udp://... or udpu://..." },
 	{ "timeout", 'T', "seconds", "give up waiting after seconds" },
 	{ "verbose", 'v', NULL, "print the member's life on stderr" },
@@ -657,6 +659,12 @@ opts_one(struct opts *o, int ch, const char *arg)
 		break;
 	case 's':
 		o->cfg.stack = arg;
+		break;
+	case OPTS_PACK_MAX:
+		o->cfg.pack_max = opts_num(ch, arg, 1, OPTS_MAXMSG_MAX);
+		break;
+	case OPTS_COMPRESS:
+		o->cfg.compress = opts_num(ch, arg, 0, 9);
 		break;
 	case OPTS_GAPS_OK:
 		o->gaps_ok = 1;

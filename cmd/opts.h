@@ -35,6 +35,8 @@ enum {
 	OPTS_STALL,		/* --stall seconds */
 	OPTS_PACK,		/* --pack packing */
 	OPTS_GAPS_OK,		/* --gaps-ok */
+	OPTS_PACK_MAX,		/* --pack-max bytes */
+	OPTS_COMPRESS,		/* --compress level */
 };
 
 #define OPTS_OWN_MAX		32

@@ -89,13 +89,15 @@ struct tocast {
 };
 
 static const char tocast_synopsis[] =
-    "usage: tocast [-0FqrvV] [-g group] [--gaps-ok] [-i iface] [-k keyfile]\n"
-    "              [-M bytes] [--pack packing] [-p protocol] [-s stack]\n"
+    "usage: tocast [-0FqrvV] [--compress level] [-g group] [--gaps-ok]\n"
+    "              [-i iface] [-k keyfile] [-M bytes] [--pack packing]\n"
+    "              [--pack-max bytes] [-p protocol] [-s stack]\n"
     "              [--stall seconds] [--suspect ms] [-t transport]\n"
     "              [-T seconds] [-w members] [-W window] [file ...]\n";
 
 static const int tocast_longs[] = {
-	OPTS_GAPS_OK, OPTS_PACK, OPTS_STALL, OPTS_SUSPECT, 0
+	OPTS_COMPRESS, OPTS_GAPS_OK, OPTS_PACK, OPTS_PACK_MAX, OPTS_STALL,
+	OPTS_SUSPECT, 0
 };
 
 static const struct opts_tool tocast_tool = {

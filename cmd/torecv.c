@@ -79,12 +79,27 @@ static const int torecv_longs[] = {
 	OPTS_GAPS_OK, OPTS_STALL, OPTS_SUSPECT, 0
 };
 
+/* -n in its own words (the shared table's are toview's too). */
+static const struct opts_def torecv_own[] = {
+	{ "count", 'n', "count", "exit after count records" },
+	{ NULL, 0, NULL, NULL },
+};
+
+/* Nothing of its own to do: the shared table applies -n. */
+static int
+torecv_option(struct opts *o, int ch, const char *arg)
+{
+	return 0;
+}
+
 static const struct opts_tool torecv_tool = {
 	.name = "torecv",
 	.synopsis = torecv_synopsis,
 	.optstring = "0AeFg:hi:k:M:n:p:s:t:T:vV",
 	.operands = 0,
 	.longs = torecv_longs,
+	.own = torecv_own,
+	.option = torecv_option,
 };
 
 /* Leave; the first failure given sets the exit status and message. */
