@@ -6,7 +6,12 @@
  * in its opts_tool, and only those (and their long forms) are accepted, so
  * "torecv --wait 3" is as unknown as "torecv -w 3".
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
 
 #include <err.h>
 #include <errno.h>
@@ -33,10 +38,11 @@
 
 static const struct opts_def opts_defs[] = {
 	{ "null", '0', NULL, "end each record with NUL, not newline" },
-	{ "until-alone", 'A', NULL, "exit once alone in the view" },
+	{ "until-alone", 'A', NULL, "exit once the senders have left" },
 	{ "check", 'c', NULL, "check that the logs agree" },
 	{ "views", 'e', NULL, "write the views among the records" },
 	{ "framed", 'F', NULL, "records framed as in to-frame(5)" },
+	{ "gaps-ok", OPTS_GAPS_OK, NULL, "exit 0 even if the stream has a gap" },
 	{ "group", 'g', "group", "the group's name" },
 	{ "help", 'h', NULL, "print this help and exit" },
 	{ "interface", 'i', "iface", "network interface for udp and udpu" },
@@ -52,6 +58,8 @@ static const struct opts_def opts_defs[] = {
 	    "progress" },
 	{ "suspect", OPTS_SUSPECT, "ms", "suspect a member silent this long" },
 	{ "pack", OPTS_PACK, "packing", "adaptive, off, a delay or default" },
+	{ "pack-max", OPTS_PACK_MAX, "bytes", "most bytes in one pack" },
+	{ "compress", OPTS_COMPRESS, "level", "zlib level for packs, 0 to 9" },
 	{ "transport", 't', "transport", "local, udp://... or udpu://..." },
 	{ "timeout", 'T', "seconds", "give up waiting after seconds" },
 	{ "verbose", 'v', NULL, "print the member's life on stderr" },
@@ -176,16 +184,148 @@ opts_check_group(const char *name, const char *from)
 	    "0123456789._-") != n)
 		errx(EX_USAGE, "%s %s: invalid group name, expected 1 to %d "
 		    "of A-Z a-z 0-9 . _ -", from, name, TO_GROUP_MAX - 1);
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		errx(EX_USAGE, "%s %s: invalid group name, . and .. are not "
+		    "names", from, name);
 }
 
+/* -t: "key=value" of n bytes, udpu if it is for udpu://; exits 64. */
+static void
+opts_transport_param(const char *t, const char *from, const char *s,
+    size_t n, int udpu, unsigned *seen)
+{
+	static const char *const keys[] = { "ttl", "mtu", "buf", "port" };
+	static const long long lo[] = { 1, TO_MTU_MIN, 4096, 1 };
+	static const long long hi[] = { 255, TO_MTU_MAX, 1 << 30, 65535 };
+	const char	*eq = memchr(s, '=', n), *errstr;
+	char		 v[32];
+	size_t		 k, i, vn;
+	long long	 mul = 1;
+
+	if (n == 0)
+		errx(EX_USAGE, "%s %s: an empty parameter (a stray ? or &)",
+		    from, t);
+	k = eq != NULL ? (size_t)(eq - s) : n;
+	for (i = 0; i < 4; i++)
+		if (strlen(keys[i]) == k && memcmp(s, keys[i], k) == 0)
+			break;
+	if (i == 4 || (i == 3 && !udpu))
+		errx(EX_USAGE, "%s %s: unknown parameter %.*s, expected %s",
+		    from, t, (int)k, s, udpu ? "ttl, mtu, buf or port" :
+		    "ttl, mtu or buf (the port goes after the address)");
+	if (*seen & 1u << i)
+		errx(EX_USAGE, "%s %s: %s given twice", from, t, keys[i]);
+	*seen |= 1u << i;
+	vn = eq != NULL ? n - k - 1 : 0;
+	if (vn == 0 || vn >= sizeof(v))
+		errx(EX_USAGE, "%s %s: %s needs a value, %lld to %lld", from,
+		    t, keys[i], lo[i], hi[i]);
+	memcpy(v, eq + 1, vn);
+	v[vn] = '\0';
+	if (i == 2 && strchr("kKmM", v[vn - 1]) != NULL) {
+		mul = strchr("kK", v[vn - 1]) != NULL ? 1 << 10 : 1 << 20;
+		v[vn - 1] = '\0';
+	}
+	(void)strtonum(v, (lo[i] + mul - 1) / mul, hi[i] / mul, &errstr);
+	if (errstr != NULL)
+		errx(EX_USAGE, "%s %s: %s=%.*s: %s, expected %lld to %lld%s",
+		    from, t, keys[i], (int)vn, eq + 1, errstr, lo[i], hi[i],
+		    i == 1 ? " bytes" : "");
+}
+
+/* -t udp://: "[ADDR][:PORT]", ADDR multicast; udpu://: "HOST[:PORT],...". */
+static void
+opts_transport_addr(const char *t, const char *from, const char *s,
+    size_t n, int udpu)
+{
+	char		 host[256], port[16];
+	const char	*colon, *errstr;
+	struct addrinfo	 hints, *res;
+	struct in_addr	 a;
+	size_t		 hn;
+	int		 e;
+
+	colon = memchr(s, ':', n);
+	hn = colon != NULL ? (size_t)(colon - s) : n;
+	if (hn >= sizeof(host) || (colon != NULL &&
+	    n - hn - 1 >= sizeof(port)))
+		errx(EX_USAGE, "%s %s: %.*s: too long", from, t, (int)n, s);
+	memcpy(host, s, hn);
+	host[hn] = '\0';
+	if (colon != NULL) {
+		memcpy(port, colon + 1, n - hn - 1);
+		port[n - hn - 1] = '\0';
+		(void)strtonum(port, 1, 65535, &errstr);
+		if (port[0] == '\0')
+			errx(EX_USAGE, "%s %s: a ':' without a port, expected "
+			    "1 to 65535", from, t);
+		if (errstr != NULL)
+			errx(EX_USAGE, "%s %s: port %s: %s, expected 1 to "
+			    "65535", from, t, port, errstr);
+	}
+	if (!udpu) {
+		if (hn > 0 && (inet_pton(AF_INET, host, &a) != 1 ||
+		    !IN_MULTICAST(ntohl(a.s_addr))))
+			errx(EX_USAGE, "%s %s: %s: not an IPv4 multicast "
+			    "address (224.0.0.0 to 239.255.255.255); for "
+			    "unicast peers use udpu://", from, t, host);
+		return;
+	}
+	if (hn == 0)
+		errx(EX_USAGE, "%s %s: a peer without a host", from, t);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_INET;
+	hints.ai_socktype = SOCK_DGRAM;
+	if ((e = getaddrinfo(host, NULL, &hints, &res)) != 0)
+		errx(EX_USAGE, "%s %s: host %s: %s", from, t, host,
+		    gai_strerror(e));
+	a = ((struct sockaddr_in *)res->ai_addr)->sin_addr;
+	freeaddrinfo(res);
+	if (a.s_addr == htonl(INADDR_ANY) || IN_MULTICAST(ntohl(a.s_addr)))
+		errx(EX_USAGE, "%s %s: host %s: not a unicast address; for "
+		    "multicast use udp://", from, t, host);
+}
+
+/*
+ * -t: the transport's name and spec, checked here so that a mistake is
+ * named (to_open() has only EINVAL for them all).
+ */
 static void
 opts_check_transport(const char *t, const char *from)
 {
-	if (strcmp(t, "local") != 0 && strcmp(t, "udp") != 0 &&
-	    strncmp(t, "udp://", 6) != 0 && strcmp(t, "udpu") != 0 &&
-	    strncmp(t, "udpu://", 7) != 0)
+	const char	*s, *q, *p, *end;
+	unsigned	 seen = 0;
+	int		 udpu;
+
+	if (strcmp(t, "local") == 0 || strcmp(t, "udp") == 0 ||
+	    strcmp(t, "udpu") == 0)
+		return;
+	if (strncmp(t, "udp://", 6) == 0)
+		udpu = 0;
+	else if (strncmp(t, "udpu://", 7) == 0)
+		udpu = 1;
+	else
 		errx(EX_USAGE, "%s %s: unknown transport, expected local, "
 		    "udp://[ADDR][:PORT] or udpu://HOST[:PORT],...", from, t);
+	s = t + (udpu ? 7 : 6);
+	q = s + strcspn(s, "?");
+	if (udpu) {
+		for (p = s; p < q; p = end + 1) {
+			end = memchr(p, ',', q - p);
+			if (end == NULL)
+				end = q;
+			opts_transport_addr(t, from, p, end - p, 1);
+		}
+	} else
+		opts_transport_addr(t, from, s, q - s, 0);
+	if (*q == '\0')
+		return;
+	for (p = q + 1; ; p = end + 1) {
+		end = p + strcspn(p, "&");
+		opts_transport_param(t, from, p, end - p, udpu, &seen);
+		if (*end == '\0')
+			break;
+	}
 }
 
 static void
@@ -393,6 +533,10 @@ opts_load_key(struct opts *o)
 		errno = EISDIR;
 		err(EX_NOINPUT, "%s %s", from, path);
 	}
+	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
+		errx(EX_USAGE, "%s %s: not a regular file, expected a file "
+		    "of at least %d random bytes", from, path,
+		    TO_KEY_MIN);
 	if (st.st_mode & 077)
 		errx(EX_USAGE, "%s %s: insecure permissions %04o, expected "
 		    "no access for group and others (chmod 600 %s)", from,
@@ -515,6 +659,15 @@ opts_one(struct opts *o, int ch, const char *arg)
 		break;
 	case 's':
 		o->cfg.stack = arg;
+		break;
+	case OPTS_PACK_MAX:
+		o->cfg.pack_max = opts_num(ch, arg, 1, OPTS_MAXMSG_MAX);
+		break;
+	case OPTS_COMPRESS:
+		o->cfg.compress = opts_num(ch, arg, 0, 9);
+		break;
+	case OPTS_GAPS_OK:
+		o->gaps_ok = 1;
 		break;
 	case OPTS_STALL:
 		o->stall = opts_seconds(ch, arg);
@@ -783,29 +936,43 @@ opts_signals(void)
 }
 
 int
-opts_signalled(int fd)
+opts_signal_next(int fd, int *sig)
 {
 	unsigned char	 buf[64];
+	ssize_t		 n;
 	int		 got = 0;
 
 	static uint64_t	 first;
 
-	while (read(fd, buf, sizeof(buf)) > 0)
-		got = 1;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		got = buf[n - 1];
 	if (!got)
 		return 0;
+	if (sig != NULL)
+		*sig = got;
 	if (first == 0) {
 		first = to_now();
 		return 1;
 	}
 	/*
-	 * A second signal stops us at once, but not one that comes within
-	 * a second of the first: timeout(1) signals both us and our process
-	 * group, and that is one request, not two.
+	 * Not a signal that comes within a second of the first: timeout(1)
+	 * signals both us and our process group, and that is one request,
+	 * not two.
 	 */
-	if (to_now() - first > 1000000000ULL) {
+	return to_now() - first > 1000000000ULL ? 2 : 0;
+}
+
+int
+opts_signalled(int fd)
+{
+	switch (opts_signal_next(fd, NULL)) {
+	case 1:
+		return 1;
+	case 2:
+		/* a second signal stops us at once */
 		signal(SIGTERM, SIG_DFL);
 		raise(SIGTERM);
+		break;
 	}
 	return 0;
 }
@@ -861,6 +1028,7 @@ opts_out_init(struct opts_out *out, enum frame_mode mode)
 	memset(out, 0, sizeof(*out));
 	out->fd = STDOUT_FILENO;
 	out->oflags = -1;
+	out->chunk = SIZE_MAX;
 	if (opts_stdout_closed)
 		errx(EX_IOERR, "stdout: %s", strerror(EBADF));
 	if ((out->w = frame_writer_new(mode)) == NULL)
@@ -868,6 +1036,8 @@ opts_out_init(struct opts_out *out, enum frame_mode mode)
 	if (fstat(out->fd, &st) == -1 ||
 	    !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
 		return;
+	/* whole records, PIPE_BUF at most: a pipe takes all or nothing */
+	out->chunk = PIPE_BUF;
 	if ((fl = fcntl(out->fd, F_GETFL)) == -1 || (fl & O_NONBLOCK))
 		return;
 	if (fcntl(out->fd, F_SETFL, fl | O_NONBLOCK) == -1)
@@ -895,19 +1065,25 @@ opts_out_pollfd(const struct opts_out *out, struct pollfd *pfd)
 }
 
 /*
- * Wait until fd takes more bytes: 0, or -1 with EINTR if a signal came
- * (the self-pipe is readable), so a stuck reader cannot hold off SIGTERM.
+ * Wait until fd takes more bytes, until the deadline at most: 0, or -1
+ * with EINTR if a signal came (the self-pipe is readable), so a stuck
+ * reader cannot hold off SIGTERM, or ETIMEDOUT.
  */
 static int
-opts_out_wait(int fd)
+opts_out_wait(int fd, uint64_t until)
 {
 	struct pollfd	 pfd[2] = {
 		{ .fd = fd, .events = POLLOUT },
 		{ .fd = opts_sigpipe[0], .events = POLLIN },
 	};
+	int		 n;
 
-	if (poll(pfd, 2, -1) == -1)
+	if ((n = poll(pfd, 2, opts_poll_ms(to_now(), until))) == -1)
 		return errno == EINTR ? 0 : -1;
+	if (n == 0 && to_now() >= until) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
 	if (pfd[0].revents & POLLNVAL) {
 		errno = EBADF;
 		return -1;
@@ -920,9 +1096,9 @@ opts_out_wait(int fd)
 }
 
 int
-opts_out_flush(struct opts_out *out, int block)
+opts_out_flush(struct opts_out *out, uint64_t until)
 {
-	const void	*p;
+	const unsigned char *p;
 	size_t		 len;
 	ssize_t		 n;
 
@@ -930,6 +1106,8 @@ opts_out_flush(struct opts_out *out, int block)
 		p = frame_writer_pending(out->w, &len);
 		if (len == 0)
 			return 0;
+		if (out->chunk != SIZE_MAX)
+			len = frame_writer_chunk(out->w, out->chunk);
 		if ((n = write(out->fd, p, len)) > 0) {
 			frame_writer_consume(out->w, n);
 			continue;
@@ -937,16 +1115,29 @@ opts_out_flush(struct opts_out *out, int block)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && errno == EAGAIN) {
-			if (!block)
+			if (until == 0)
 				return 0;
-			if (opts_out_wait(out->fd) == -1)
-				return errno == EINTR ? 0 : -1;
+			if (opts_out_wait(out->fd, until) == -1)
+				return errno == EINTR || errno == ETIMEDOUT ?
+				    0 : -1;
 			continue;
 		}
 		if (n == 0)
 			errno = EIO;
 		return -1;
 	}
+}
+
+int
+opts_out_cut(const struct opts_out *out)
+{
+	size_t	 rest = frame_writer_begun(out->w);
+
+	if (rest == 0)
+		return 0;
+	warnx("stdout: the last record written was cut short, %zu bytes "
+	    "missing", rest);
+	return 1;
 }
 
 /* After poll(2): a reader that is gone is EPIPE, a closed stdout EBADF. */
@@ -1002,8 +1193,8 @@ opts_out_stall_at(const struct opts_out *out, const struct opts *o)
 void
 opts_out_drop(struct opts_out *out, const struct opts *o, struct to_group *g)
 {
-	frame_writer_consume(out->w, SIZE_MAX);
-	out->pending = 0;
+	frame_writer_drop(out->w);
+	(void)frame_writer_pending(out->w, &out->pending);
 	if (out->paused) {
 		out->paused = 0;
 		to_pause(g, 0);
@@ -1037,4 +1228,84 @@ opts_process(struct to_group *g, const char *group)
 	if ((why = to_error(g)) != NULL)
 		errx(EX_UNAVAILABLE, "group %s: %s", group, why);
 	err(EX_OSERR, "group %s", group);
+}
+
+/* The index of member m among those seen, or gaps->n. */
+static size_t
+opts_gaps_find(const struct opts_gaps *gaps, uint64_t m)
+{
+	size_t	 i;
+
+	for (i = 0; i < gaps->n; i++)
+		if (gaps->id[i] == m)
+			break;
+	return i;
+}
+
+int
+opts_gaps_view(struct opts_gaps *gaps, const struct opts *o,
+    const struct to_view *v)
+{
+	uint64_t	 since = UINT64_MAX, *p;
+	uint32_t	 i, back = 0;
+	size_t		 k, cap;
+
+	for (i = 0; i < v->n; i++) {
+		if (v->members[i] == v->self)
+			continue;
+		k = opts_gaps_find(gaps, v->members[i]);
+		if (k < gaps->n && gaps->last[k] != gaps->view) {
+			back++;
+			if (gaps->last[k] < since)
+				since = gaps->last[k];
+		}
+		if (k == gaps->n) {
+			if (gaps->n == gaps->cap) {
+				cap = gaps->cap ? gaps->cap * 2 : 64;
+				if ((p = reallocarray(gaps->id, cap,
+				    sizeof(*p))) == NULL)
+					err(EX_OSERR, NULL);
+				gaps->id = p;
+				if ((p = reallocarray(gaps->last, cap,
+				    sizeof(*p))) == NULL)
+					err(EX_OSERR, NULL);
+				gaps->last = p;
+				gaps->cap = cap;
+			}
+			gaps->id[gaps->n++] = v->members[i];
+		}
+		gaps->last[k] = v->id;
+	}
+	/*
+	 * Alone, after a view with others, with view ids skipped: the view
+	 * that closed ours was installed without us (mbrship takes us for
+	 * dead and puts us alone in the view after it), the others go on.
+	 */
+	if (v->n == 1 && gaps->n_prev > 1 && v->id > gaps->view + 1) {
+		gaps->found++;
+		if (!o->quiet)
+			warnx("view %" PRIu64 ": cut off alone from view %"
+			    PRIu64 ", which went on without us: messages "
+			    "delivered there are missing here", v->id,
+			    gaps->view);
+	}
+	if (back > 0) {
+		gaps->found++;
+		if (!o->quiet)
+			warnx("view %" PRIu64 " merges %" PRIu32 " member%s "
+			    "apart since view %" PRIu64 ": messages delivered "
+			    "apart are missing here", v->id, back,
+			    back == 1 ? "" : "s", since);
+	}
+	gaps->view = v->id;
+	gaps->n_prev = v->n;
+	return back > 0;
+}
+
+void
+opts_gaps_free(struct opts_gaps *gaps)
+{
+	free(gaps->id);
+	free(gaps->last);
+	memset(gaps, 0, sizeof(*gaps));
 }

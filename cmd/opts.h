@@ -18,10 +18,11 @@
 #include "frame.h"
 #include "to.h"
 
-#define OPTS_WAIT_MAX		1000		/* -w */
+#define OPTS_WAIT_MAX		TO_VIEW_MAX	/* -w: a view holds no more */
 #define OPTS_WINDOW_MAX		1000000		/* -W */
 #define OPTS_MAXMSG_MAX		(1u << 30)	/* -M */
 #define OPTS_LEAVE_NS		3000000000ULL	/* bound on a graceful leave */
+#define OPTS_SIGNAL_NS		1500000000ULL	/* signal to exit, at most */
 #define OPTS_OUT_HIGH		(256u << 10)	/* pause above this pending */
 #define OPTS_KEY_MAX		65536		/* -k: bytes in a key file */
 #define OPTS_SUSPECT_MIN	10		/* --suspect, ms */
@@ -33,6 +34,9 @@ enum {
 	OPTS_SUSPECT = 256,	/* --suspect ms */
 	OPTS_STALL,		/* --stall seconds */
 	OPTS_PACK,		/* --pack packing */
+	OPTS_GAPS_OK,		/* --gaps-ok */
+	OPTS_PACK_MAX,		/* --pack-max bytes */
+	OPTS_COMPRESS,		/* --compress level */
 };
 
 #define OPTS_OWN_MAX		32
@@ -83,6 +87,7 @@ struct opts {
 	int		 check;		/* -c */
 	int		 views;		/* -e */
 	int		 json;		/* -j */
+	int		 gaps_ok;	/* --gaps-ok */
 	uint64_t	 stall;		/* --stall in ns */
 	uint32_t	 wait;		/* -w: members before sending, >= 1 */
 	uint64_t	 count;		/* -n: 0 for no limit */
@@ -115,6 +120,11 @@ void	 opts_stats(const struct opts *, struct to_group *);
 int	 opts_signals(void);
 /* 1 if a signal came since the last call; later ones kill as usual. */
 int	 opts_signalled(int);
+/*
+ * What came on the self-pipe: 0 nothing, 1 the first signal, 2 a later
+ * one (a second or more after the first); *sig (if not NULL) its number.
+ */
+int	 opts_signal_next(int, int *sig);
 
 /*
  * Fill (*pfd)[first...] with the group's descriptors, growing the array
@@ -126,8 +136,8 @@ int	 opts_poll_ms(uint64_t, uint64_t);
 
 /*
  * stdout for delivered records.  opts_out_flush() writes what it can
- * without blocking, and waits for stdout only if block is set (at exit),
- * until all is written or a signal comes.  opts_out_event() takes the
+ * without blocking, and waits for stdout only until the deadline it is
+ * given (at exit), or until a signal comes.  opts_out_event() takes the
  * revents of the pollfd that opts_out_pollfd() filled, notices a reader
  * that went away, and flushes.  Both return 0, or -1 with errno (EPIPE:
  * the reader went away).
@@ -141,6 +151,7 @@ int	 opts_poll_ms(uint64_t, uint64_t);
  */
 struct opts_out {
 	int		 fd;
+	size_t		 chunk;		/* bytes a write(2) takes at most */
 	int		 oflags;	/* to restore on exit, or -1 */
 	struct frame_writer *w;
 	int		 paused;	/* the group, for want of stdout */
@@ -150,7 +161,10 @@ struct opts_out {
 void	 opts_out_init(struct opts_out *, enum frame_mode);
 void	 opts_out_pollfd(const struct opts_out *, struct pollfd *);
 int	 opts_out_event(struct opts_out *, short revents);
-int	 opts_out_flush(struct opts_out *, int block);
+/* until: 0 never waits, else the absolute time (ns) to wait at most. */
+int	 opts_out_flush(struct opts_out *, uint64_t until);
+/* A record cut short, after the flush at exit: say so, return 1. */
+int	 opts_out_cut(const struct opts_out *);
 void	 opts_out_fini(struct opts_out *);
 /* Pause or resume g for what is pending; never pauses unless may_pause
  * (a member that leaves must be let go). */
@@ -161,10 +175,38 @@ int	 opts_out_stalled(const struct opts_out *, const struct opts *,
 	    uint64_t now);
 /* When the stall clock runs out, or UINT64_MAX if it does not run. */
 uint64_t opts_out_stall_at(const struct opts_out *, const struct opts *);
-/* Give up what is pending and resume g: stdout is no longer written. */
+/*
+ * Give up what is pending but the rest of a record begun, and resume g:
+ * no more records go to stdout.  Records are written to a pipe in chunks
+ * of whole records of at most PIPE_BUF bytes, all or nothing, so a
+ * record begun is one larger than that.
+ */
 void	 opts_out_drop(struct opts_out *, const struct opts *,
 	    struct to_group *g);
 
 void		 opts_process(struct to_group *, const char *);
+
+/*
+ * Gaps in the stream a member writes, found from its views: a view that
+ * brings back members that were in an earlier view of ours but not in
+ * the one before (a partition healed, or we were taken for dead and
+ * merged back) means that messages were delivered apart, on one side and
+ * not the other.  Member ids are new with each process, so a member that
+ * restarts is a new member, not one brought back.
+ */
+#define OPTS_EX_GAP	3		/* exit status: the stream has a gap */
+
+struct opts_gaps {
+	uint64_t	*id;		/* every member in a view of ours */
+	uint64_t	*last;		/* the last of our views it was in */
+	size_t		 n, cap;
+	uint64_t	 view;		/* our last view */
+	uint32_t	 n_prev;	/* its members */
+	uint64_t	 found;		/* views that showed a gap */
+};
+/* Take view v, say on stderr (unless -q) if it shows a gap. */
+int	 opts_gaps_view(struct opts_gaps *, const struct opts *,
+	    const struct to_view *v);
+void	 opts_gaps_free(struct opts_gaps *);
 
 #endif /* TO_OPTS_H */

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -69,11 +70,18 @@ struct tocast {
 	size_t		 heldlen, heldcap;
 	int		 holding;
 	uint64_t	 sent;
+	uint64_t	 mine;		/* of them, delivered here */
 
 	/* -r: delivered records on stdout */
 	struct opts_out	 out;
 	int		 echo;		/* still echoing */
+	int		 outok;		/* -r: stdout still takes bytes */
+	int		 stalled;	/* stdout took nothing for --stall */
 	int		 signalled;	/* exit without waiting for stdout */
+	int		 sig;		/* the signal that came */
+	uint64_t	 sigat;		/* when it came */
+	int		 dropped;	/* a record read, not cast: signalled */
+	struct opts_gaps gaps;		/* views that show a gap */
 
 	int		 status;	/* exit status */
 	char		 why[256];	/* message to print on exit */
@@ -81,13 +89,15 @@ struct tocast {
 };
 
 static const char tocast_synopsis[] =
-    "usage: tocast [-0FqrvV] [-g group] [-i iface] [-k keyfile] [-M bytes]\n"
-    "              [--pack packing] [-p protocol] [-s stack] [--stall seconds]\n"
-    "              [--suspect ms] [-t transport] [-T seconds] [-w members]\n"
-    "              [-W window] [file ...]\n";
+    "usage: tocast [-0FqrvV] [--compress level] [-g group] [--gaps-ok]\n"
+    "              [-i iface] [-k keyfile] [-M bytes] [--pack packing]\n"
+    "              [--pack-max bytes] [-p protocol] [-s stack]\n"
+    "              [--stall seconds] [--suspect ms] [-t transport]\n"
+    "              [-T seconds] [-w members] [-W window] [file ...]\n";
 
 static const int tocast_longs[] = {
-	OPTS_PACK, OPTS_STALL, OPTS_SUSPECT, 0
+	OPTS_COMPRESS, OPTS_GAPS_OK, OPTS_PACK, OPTS_PACK_MAX, OPTS_STALL,
+	OPTS_SUSPECT, 0
 };
 
 static const struct opts_tool tocast_tool = {
@@ -122,6 +132,8 @@ tocast_deliver(void *arg, const struct to_delivery *d)
 {
 	struct tocast	*tc = arg;
 
+	if (tc->g != NULL && d->sender == to_self(tc->g))
+		tc->mine++;
 	if (tc->echo && frame_write_delivery(tc->out.w, d) == -1)
 		tc->fatal = errno;
 }
@@ -132,6 +144,8 @@ tocast_view(void *arg, const struct to_view *v)
 	struct tocast	*tc = arg;
 
 	opts_view(&tc->o, v);
+	if (tc->o.echo)
+		(void)opts_gaps_view(&tc->gaps, &tc->o, v);
 	if (tc->echo && frame_write_view(tc->out.w, v) == -1)
 		tc->fatal = errno;
 }
@@ -311,11 +325,34 @@ tocast_read(struct tocast *tc)
 		err(EX_OSERR, "%s", tc->names[tc->cur]);
 }
 
+/*
+ * Stopped by a signal with casts not known delivered at every member:
+ * say how many were cast and delivered here, and exit 128 + the signal.
+ */
+static void
+tocast_interrupted(struct tocast *tc)
+{
+	const char	*name = tc->sig == SIGINT ? "SIGINT" : "SIGTERM";
+
+	tc->status = 128 + tc->sig;
+	snprintf(tc->why, sizeof(tc->why), "%s: %" PRIu64 " record%s cast: "
+	    "%" PRIu64 " delivered here, %" PRIu64 " not, %s%s", name,
+	    tc->sent, tc->sent == 1 ? "" : "s", tc->mine,
+	    tc->sent - tc->mine, to_all_stable(tc->g) ?
+	    "all delivered at every member" :
+	    "not known delivered at every member",
+	    tc->dropped ? "; 1 record read was not cast" : "");
+}
+
 static void
 tocast_leave(struct tocast *tc)
 {
+	if (tc->signalled && (!to_all_stable(tc->g) || tc->dropped))
+		tocast_interrupted(tc);
 	tc->phase = LEAVING;
 	tc->deadline = to_now() + OPTS_LEAVE_NS;
+	if (tc->signalled && tc->deadline > tc->sigat + OPTS_SIGNAL_NS)
+		tc->deadline = tc->sigat + OPTS_SIGNAL_NS;
 	if (to_leave(tc->g) == -1) {
 		if (!tc->o.quiet)
 			warn("leave");
@@ -350,7 +387,9 @@ tocast_advance(struct tocast *tc)
 		tc->phase = DRAINING;
 		return 1;
 	case DRAINING:
-		if (!to_all_stable(tc->g))
+		/* signalled: half the time to exit for this, at most */
+		if (!to_all_stable(tc->g) && !(tc->signalled &&
+		    to_now() >= tc->sigat + OPTS_SIGNAL_NS / 2))
 			return 0;
 		tocast_leave(tc);
 		return 1;
@@ -383,7 +422,7 @@ tocast_pollfds(struct tocast *tc)
 	    to_can_cast(tc->g))
 		p->fd = tc->fds[tc->cur];
 	tc->pfd[PFD_OUT].fd = -1;
-	if (tc->echo)
+	if (tc->outok)
 		opts_out_pollfd(&tc->out, &tc->pfd[PFD_OUT]);
 	return opts_pollfds(tc->g, &tc->pfd, &tc->npfd, PFD_GROUP);
 }
@@ -396,6 +435,9 @@ tocast_timeout(struct tocast *tc)
 	if ((tc->phase == JOINING || tc->phase == LEAVING) &&
 	    tc->deadline < wake)
 		wake = tc->deadline;
+	if (tc->phase == DRAINING && tc->signalled &&
+	    tc->sigat + OPTS_SIGNAL_NS / 2 < wake)
+		wake = tc->sigat + OPTS_SIGNAL_NS / 2;
 	if (tc->echo && opts_out_stall_at(&tc->out, &tc->o) < wake)
 		wake = opts_out_stall_at(&tc->out, &tc->o);
 	return opts_poll_ms(to_now(), wake);
@@ -405,7 +447,7 @@ tocast_timeout(struct tocast *tc)
 static void
 tocast_echo(struct tocast *tc)
 {
-	if (!tc->echo ||
+	if (tc->pfd[PFD_OUT].fd == -1 ||
 	    opts_out_event(&tc->out, tc->pfd[PFD_OUT].revents) == 0)
 		return;
 	if (errno == EPIPE)
@@ -413,6 +455,7 @@ tocast_echo(struct tocast *tc)
 	else
 		tocast_stop(tc, EX_IOERR, "stdout: %s", strerror(errno));
 	tc->echo = 0;
+	tc->outok = 0;
 	opts_out_drop(&tc->out, &tc->o, tc->g);
 }
 
@@ -430,10 +473,42 @@ tocast_pace(struct tocast *tc)
 		tocast_stop(tc, EX_TEMPFAIL, "stdout took nothing for %g s: "
 		    "stopped reading", (double)tc->o.stall / 1e9);
 		tc->echo = 0;
+		tc->stalled = 1;
+		/* the rest of a record begun still goes, if stdout takes it */
 		opts_out_drop(&tc->out, &tc->o, tc->g);
 		return;
 	}
 	opts_out_pace(&tc->out, &tc->o, tc->g, tc->phase < LEAVING);
+}
+
+/*
+ * The first SIGINT or SIGTERM: stop reading, see what was cast delivered
+ * for a while, leave; all within OPTS_SIGNAL_NS.  A second, a second or
+ * more later: leave at once, saying what was and was not delivered.
+ */
+static void
+tocast_signal(struct tocast *tc)
+{
+	int	 sig = SIGTERM;
+
+	switch (opts_signal_next(tc->sigfd, &sig)) {
+	case 1:
+		tocast_stop(tc, EX_OK, NULL);
+		tc->dropped = tc->holding;
+		tc->holding = 0;
+		tc->signalled = 1;
+		tc->sig = sig;
+		tc->sigat = to_now();
+		if (tc->phase == LEAVING &&
+		    tc->deadline > tc->sigat + OPTS_SIGNAL_NS)
+			tc->deadline = tc->sigat + OPTS_SIGNAL_NS;
+		break;
+	case 2:
+		tc->sig = sig;
+		tocast_interrupted(tc);
+		tc->phase = DONE;
+		break;
+	}
 }
 
 static void
@@ -451,11 +526,10 @@ tocast_step(struct tocast *tc)
 			err(EX_OSERR, "poll");
 		return;		/* revents are stale; the self-pipe has it */
 	}
-	if ((tc->pfd[PFD_SIG].revents & POLLIN) && opts_signalled(tc->sigfd)) {
-		tocast_stop(tc, EX_OK, NULL);
-		tc->holding = 0;
-		tc->signalled = 1;
-	}
+	if (tc->pfd[PFD_SIG].revents & POLLIN)
+		tocast_signal(tc);
+	if (tc->phase == DONE)
+		return;
 	opts_process(tc->g, tc->o.cfg.group);
 	if (tc->pfd[PFD_IN].revents != 0 && tc->reading)
 		tocast_read(tc);
@@ -490,6 +564,7 @@ tocast_init(struct tocast *tc)
 	if (tc->o.echo) {
 		opts_out_init(&tc->out, tc->o.mode);
 		tc->echo = 1;
+		tc->outok = 1;
 	}
 	tc->g = opts_open(&tc->o, &cb);
 	tc->deadline = UINT64_MAX;
@@ -500,17 +575,28 @@ tocast_init(struct tocast *tc)
 static int
 tocast_finish(struct tocast *tc)
 {
-	int	 block = !tc->signalled;
+	uint64_t until = UINT64_MAX;
 
+	if (tc->signalled)
+		until = 0;
+	else if (tc->stalled)
+		until = to_now() + tc->o.stall;
 	opts_stats(&tc->o, tc->g);
 	to_close(tc->g);
-	if (tc->echo && opts_out_flush(&tc->out, block) == -1 && errno != EPIPE)
-		tocast_stop(tc, EX_IOERR, "stdout: %s", strerror(errno));
+	if (tc->outok && opts_out_flush(&tc->out, until) == -1) {
+		if (errno != EPIPE)
+			tocast_stop(tc, EX_IOERR, "stdout: %s",
+			    strerror(errno));
+	} else if (tc->outok && opts_out_cut(&tc->out))
+		tocast_stop(tc, EX_IOERR, "stdout: a record cut short");
 	if (tc->o.echo)
 		opts_out_fini(&tc->out);
 	opts_verbose(&tc->o, "sent %" PRIu64 " records", tc->sent);
 	if (tc->status != EX_OK)
 		warnx("%s", tc->why);
+	if (tc->status == EX_OK && tc->gaps.found > 0 && !tc->o.gaps_ok)
+		tc->status = OPTS_EX_GAP;
+	opts_gaps_free(&tc->gaps);
 	frame_reader_free(tc->r);
 	free(tc->held);
 	free(tc->pfd);

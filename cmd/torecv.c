@@ -55,7 +55,13 @@ struct torecv {
 	uint64_t	 delivered;
 	int		 others;	/* -A: was in a view with others */
 	int		 alone;		/* -A: and is alone again */
+	uint64_t	*senders;	/* -A: of the messages delivered */
+	size_t		 nsenders, capsenders;
+	int		 gone;		/* -A: and none of them is in the view */
 	int		 signalled;	/* exit without waiting for stdout */
+	int		 stalled;	/* stdout took nothing for --stall */
+	uint64_t	 sigat;		/* when the signal came */
+	struct opts_gaps gaps;		/* views that show a gap */
 
 	int		 stop;		/* leave now */
 	int		 status;	/* exit status */
@@ -64,11 +70,27 @@ struct torecv {
 };
 
 static const char torecv_synopsis[] =
-    "usage: torecv [-0AeFvV] [-g group] [-i iface] [-k keyfile] [-M bytes]\n"
-    "              [-n count] [-p protocol] [-s stack] [--stall seconds]\n"
-    "              [--suspect ms] [-t transport] [-T seconds]\n";
+    "usage: torecv [-0AeFvV] [-g group] [--gaps-ok] [-i iface] [-k keyfile]\n"
+    "              [-M bytes] [-n count] [-p protocol] [-s stack]\n"
+    "              [--stall seconds] [--suspect ms] [-t transport]\n"
+    "              [-T seconds]\n";
 
-static const int torecv_longs[] = { OPTS_STALL, OPTS_SUSPECT, 0 };
+static const int torecv_longs[] = {
+	OPTS_GAPS_OK, OPTS_STALL, OPTS_SUSPECT, 0
+};
+
+/* -n in its own words (the shared table's are toview's too). */
+static const struct opts_def torecv_own[] = {
+	{ "count", 'n', "count", "exit after count records" },
+	{ NULL, 0, NULL, NULL },
+};
+
+/* Nothing of its own to do: the shared table applies -n. */
+static int
+torecv_option(struct opts *o, int ch, const char *arg)
+{
+	return 0;
+}
 
 static const struct opts_tool torecv_tool = {
 	.name = "torecv",
@@ -76,6 +98,8 @@ static const struct opts_tool torecv_tool = {
 	.optstring = "0AeFg:hi:k:M:n:p:s:t:T:vV",
 	.operands = 0,
 	.longs = torecv_longs,
+	.own = torecv_own,
+	.option = torecv_option,
 };
 
 /* Leave; the first failure given sets the exit status and message. */
@@ -93,11 +117,48 @@ torecv_stop(struct torecv *tr, int status, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* -A: remember who sent what we deliver. */
+static void
+torecv_sender(struct torecv *tr, uint64_t id)
+{
+	uint64_t	*p;
+	size_t		 i, cap;
+
+	for (i = 0; i < tr->nsenders; i++)
+		if (tr->senders[i] == id)
+			return;
+	if (tr->nsenders == tr->capsenders) {
+		cap = tr->capsenders ? tr->capsenders * 2 : 16;
+		if ((p = reallocarray(tr->senders, cap, sizeof(*p))) == NULL)
+			err(EX_OSERR, NULL);
+		tr->senders = p;
+		tr->capsenders = cap;
+	}
+	tr->senders[tr->nsenders++] = id;
+}
+
+/* -A: whether a member of v sent any of what we delivered. */
+static int
+torecv_senders_in(const struct torecv *tr, const struct to_view *v)
+{
+	size_t		 i;
+	uint32_t	 j;
+
+	for (i = 0; i < tr->nsenders; i++)
+		for (j = 0; j < v->n; j++)
+			if (v->members[j] == tr->senders[i] &&
+			    v->members[j] != v->self)
+				return 1;
+	return 0;
+}
+
 static void
 torecv_deliver(void *arg, const struct to_delivery *d)
 {
 	struct torecv	*tr = arg;
 
+	if (tr->o.until_alone)
+		torecv_sender(tr, d->sender);
 	if (!tr->writing)
 		return;
 	if (frame_write_delivery(tr->out.w, d) == -1)
@@ -145,6 +206,7 @@ torecv_view(void *arg, const struct to_view *v)
 	int		 rv = 0;
 
 	opts_view(&tr->o, v);
+	(void)opts_gaps_view(&tr->gaps, &tr->o, v);
 	if (tr->writing && tr->o.mode == FRAME_BIN)
 		rv = frame_write_view(tr->out.w, v);
 	else if (tr->writing && tr->o.views)
@@ -155,6 +217,8 @@ torecv_view(void *arg, const struct to_view *v)
 		tr->others = 1;
 	else if (tr->others)
 		tr->alone = 1;
+	if (tr->o.until_alone && tr->nsenders > 0 && !torecv_senders_in(tr, v))
+		tr->gone = 1;
 }
 
 static void
@@ -162,6 +226,8 @@ torecv_leave(struct torecv *tr)
 {
 	tr->phase = LEAVING;
 	tr->deadline = to_now() + OPTS_LEAVE_NS;
+	if (tr->signalled && tr->deadline > tr->sigat + OPTS_SIGNAL_NS)
+		tr->deadline = tr->sigat + OPTS_SIGNAL_NS;
 	if (to_leave(tr->g) == -1) {
 		warn("leave");
 		tr->phase = DONE;
@@ -188,7 +254,8 @@ torecv_stall(struct torecv *tr)
 		tr->status = EX_TEMPFAIL;
 	tr->stop = 1;
 	tr->writing = 0;
-	tr->outok = 0;
+	tr->stalled = 1;
+	/* the rest of a record begun still goes, if stdout takes it */
 	opts_out_drop(&tr->out, &tr->o, tr->g);
 }
 
@@ -205,7 +272,7 @@ torecv_advance(struct torecv *tr)
 			torecv_stop(tr, EX_UNAVAILABLE, "timed out waiting "
 			    "for %" PRIu64 " message%s (have %" PRIu64 ")",
 			    want, want == 1 ? "" : "s", tr->delivered);
-		if (tr->o.until_alone && tr->alone)
+		if (tr->o.until_alone && (tr->alone || tr->gone))
 			tr->stop = 1;
 		if (tr->stop)
 			torecv_leave(tr);
@@ -282,6 +349,10 @@ torecv_step(struct torecv *tr)
 		torecv_stop(tr, EX_OK, NULL);
 		tr->writing = 0;
 		tr->signalled = 1;
+		tr->sigat = to_now();
+		if (tr->phase == LEAVING &&
+		    tr->deadline > tr->sigat + OPTS_SIGNAL_NS)
+			tr->deadline = tr->sigat + OPTS_SIGNAL_NS;
 	}
 	opts_process(tr->g, tr->o.cfg.group);
 	if (tr->fatal != 0) {
@@ -322,16 +393,27 @@ torecv_init(struct torecv *tr)
 static int
 torecv_finish(struct torecv *tr)
 {
-	int	 block = !tr->signalled;
+	uint64_t until = UINT64_MAX;
 
+	if (tr->signalled)
+		until = 0;
+	else if (tr->stalled)
+		until = to_now() + tr->o.stall;
 	opts_stats(&tr->o, tr->g);
 	to_close(tr->g);
-	if (tr->outok && opts_out_flush(&tr->out, block) == -1 &&
-	    errno != EPIPE)
-		torecv_stop(tr, EX_IOERR, "stdout: %s", strerror(errno));
+	if (tr->outok && opts_out_flush(&tr->out, until) == -1) {
+		if (errno != EPIPE)
+			torecv_stop(tr, EX_IOERR, "stdout: %s",
+			    strerror(errno));
+	} else if (tr->outok && opts_out_cut(&tr->out))
+		torecv_stop(tr, EX_IOERR, "stdout: a record cut short");
 	opts_out_fini(&tr->out);
 	if (tr->status != EX_OK && tr->why[0] != '\0')
 		warnx("%s", tr->why);
+	if (tr->status == EX_OK && tr->gaps.found > 0 && !tr->o.gaps_ok)
+		tr->status = OPTS_EX_GAP;
+	opts_gaps_free(&tr->gaps);
+	free(tr->senders);
 	free(tr->pfd);
 	return tr->status;
 }

@@ -201,7 +201,7 @@ ip_iface_mtu(const char *iface, size_t *mtu)
 		errno = saved;
 		return -1;
 	}
-	if (ifr.ifr_mtu < IP_MTU_MIN + IP_OVERHEAD) {
+	if (ifr.ifr_mtu <= IP_OVERHEAD) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -252,8 +252,7 @@ ip_route_mtu(const struct sockaddr_in *dst)
 	close(fd);
 	if (local && (m = ip_local_mtu(dst->sin_addr)) != 0)
 		return m;
-	return mtu >= IP_MTU_MIN + IP_OVERHEAD ?
-	    (size_t)mtu - IP_OVERHEAD : 0;
+	return mtu > IP_OVERHEAD ? (size_t)mtu - IP_OVERHEAD : 0;
 }
 
 int
@@ -276,6 +275,8 @@ ip_mtu(struct transport *tr, const struct ip_params *p, const char *iface,
 	if (path > IP_MTU_MAX)
 		path = IP_MTU_MAX;
 	tr->mtu = p->mtu != 0 ? p->mtu : path;
+	if (tr->mtu < IP_MTU_MIN)
+		tr->mtu = IP_MTU_MIN;
 	*frag = tr->mtu > path;
 	return 0;
 }

@@ -20,8 +20,8 @@
 #define IP_PORT_SPAN	500
 #define IP_OVERHEAD	28	/* IPv4 and UDP headers */
 #define IP_MTU_DEFAULT	1472	/* Ethernet's 1500 less the headers */
-#define IP_MTU_MIN	548	/* the 576 every IPv4 host takes */
-#define IP_MTU_MAX	65000
+#define IP_MTU_MIN	TO_MTU_MIN /* less on the path: IP fragments */
+#define IP_MTU_MAX	TO_MTU_MAX
 #define IP_BUF_DEFAULT	(4 << 20)	/* socket buffers we ask for */
 #define IP_BUF_MAX	(1 << 30)
 #define IP_SPEC_MAX	1024	/* a spec without its parameters */
@@ -58,9 +58,10 @@ void	 ip_buffers(struct transport *, int fd, int ask);
 /*
  * The datagram size, into tr->mtu: p->mtu if given, else the MTU of iface,
  * else the smallest MTU of the routes to the n addresses dst, less the
- * headers (IP_MTU_DEFAULT if no route is known).  *frag is set to 1 when
- * p->mtu is larger than that, so IP is to fragment; else datagrams go with
- * the DF bit and are never fragmented.  -1 with errno (ENODEV: iface).
+ * headers (IP_MTU_DEFAULT if no route is known), but at least IP_MTU_MIN,
+ * what the stack needs.  *frag is set to 1 when that is larger than the
+ * path's, so IP is to fragment; else datagrams go with the DF bit and are
+ * never fragmented.  -1 with errno (ENODEV: iface).
  */
 int	 ip_mtu(struct transport *, const struct ip_params *,
 	    const char *iface, const struct sockaddr_in *dst, size_t n,

@@ -76,6 +76,8 @@ struct frame_writer {
 	size_t		 cap;
 	size_t		 off;		/* first byte not yet consumed */
 	size_t		 end;
+	size_t		 rest;		/* of a record begun, bytes pending */
+	uint64_t	 out;		/* bytes consumed since the start */
 };
 
 /*
@@ -517,12 +519,75 @@ frame_writer_pending(const struct frame_writer *w, size_t *len)
 	return w->buf + w->off;
 }
 
+/*
+ * The length of the record that starts p bytes into the pending ones:
+ * up to its terminator in the text modes (a payload holding one is two
+ * records to whoever reads the lines), from its length in FRAME_BIN,
+ * where the stream header counts as a record of its own.
+ */
+static size_t
+writer_unit(const struct frame_writer *w, size_t p)
+{
+	const unsigned char	*q, *s = w->buf + w->off + p;
+	size_t			 left = w->end - w->off - p;
+
+	if (w->mode != FRAME_BIN) {
+		q = memchr(s, w->mode == FRAME_NUL ? '\0' : '\n', left);
+		return q != NULL ? (size_t)(q - s) + 1 : left;
+	}
+	if (w->out + p == 0)
+		return FRAME_STREAM_HDR;
+	return FRAME_LENLEN + (size_t)get32(s);
+}
+
+size_t
+frame_writer_chunk(const struct frame_writer *w, size_t max)
+{
+	size_t	 n = 0, u, pending = w->end - w->off;
+
+	if (w->rest > 0)
+		return w->rest;
+	while (n < pending) {
+		u = writer_unit(w, n);
+		if (n > 0 && u > max - n)
+			break;
+		n += u;
+		if (n >= max)
+			break;
+	}
+	return n;
+}
+
+size_t
+frame_writer_begun(const struct frame_writer *w)
+{
+	return w->rest;
+}
+
 void
 frame_writer_consume(struct frame_writer *w, size_t n)
 {
+	size_t	 k;
+
 	if (n > w->end - w->off)
 		n = w->end - w->off;
-	w->off += n;
+	while (n > 0) {
+		if (w->rest == 0)
+			w->rest = writer_unit(w, 0);
+		k = n < w->rest ? n : w->rest;
+		w->off += k;
+		w->out += k;
+		w->rest -= k;
+		n -= k;
+	}
+	if (w->off == w->end)
+		w->off = w->end = 0;
+}
+
+void
+frame_writer_drop(struct frame_writer *w)
+{
+	w->end = w->off + w->rest;
 	if (w->off == w->end)
 		w->off = w->end = 0;
 }

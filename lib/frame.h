@@ -73,6 +73,20 @@ int		 frame_write_view(struct frame_writer *, const struct to_view *);
 /* Bytes waiting to be written; the caller writes some and consumes them. */
 const void	*frame_writer_pending(const struct frame_writer *, size_t *len);
 void		 frame_writer_consume(struct frame_writer *, size_t n);
+/*
+ * How many pending bytes to write next so that a write cut short (by a
+ * full pipe) cuts no record: the rest of a record begun if there is one,
+ * else whole records of at most max bytes in all, else the first record
+ * alone if it is larger.  A write(2) of at most PIPE_BUF bytes to a pipe
+ * is all or nothing, so a writer that writes chunks of max PIPE_BUF
+ * never leaves a record of that size or less half written.  0 when
+ * nothing is pending.
+ */
+size_t		 frame_writer_chunk(const struct frame_writer *, size_t max);
+/* Bytes of a record begun (partly consumed) still pending, else 0. */
+size_t		 frame_writer_begun(const struct frame_writer *);
+/* Give up every pending record except the rest of one begun. */
+void		 frame_writer_drop(struct frame_writer *);
 
 /* Decode one FRAME_BIN record (as frame_reader_next returns it). */
 struct frame_record {

@@ -5,6 +5,7 @@
  * announced, restarted without members that stay silent.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,6 +385,23 @@ mb_wrong_protocol(struct layer *l, const char *theirs)
 	layer_ctl_up(l, &e);
 }
 
+/*
+ * A joiner, or a member alone, hears a group that has no room for it:
+ * merging would exceed MB_MAX_MEMBERS (and be retried without end), so
+ * it stops and says why.
+ */
+static void
+mb_group_full(struct layer *l, uint32_t n)
+{
+	struct mbrship	*mb = l->state;
+	struct event	 e = { .type = EV_EXIT, .error = EUSERS };
+
+	snprintf(e.why, sizeof(e.why), "the group is full: %" PRIu32
+	    " members, the most a view holds is %d", n, MB_MAX_MEMBERS);
+	mb->state = MB_LEFT;
+	layer_ctl_up(l, &e);
+}
+
 void
 mb_on_hello(struct layer *l, uint64_t src, struct wire_rd *r)
 {
@@ -399,6 +417,12 @@ mb_on_hello(struct layer *l, uint64_t src, struct wire_rd *r)
 		if (!r->err && mb->state == MB_JOINING)
 			mb_wrong_protocol(l, theirs);
 		return;		/* never merge with another protocol */
+	}
+	if ((mb->state == MB_JOINING || (mb->view.n == 1 &&
+	    !set_has(&other, layer_self(l)))) && mb->state != MB_LEFT &&
+	    !mb->leaving && other.n + 1 > MB_MAX_MEMBERS) {
+		mb_group_full(l, other.n);
+		return;
 	}
 	if (mb->state != MB_JOINING && mb->state != MB_LEFT && !mb->leaving &&
 	    set_has(&mb->view, src) && id > mb->view_id &&

@@ -54,6 +54,7 @@
  *	ALIVE	 type u64:view			(every suspect timeout / 5)
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -201,8 +202,11 @@ mb_get_proto(struct wire_rd *r, const struct mbrship *mb, char *theirs,
 	for (i = 0; i < n && i < len - 1; i++)
 		theirs[i] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
 	theirs[i] = '\0';
-	return n == strlen(mb->proto) && memcmp(p, mb->proto, n) == 0 ?
-	    0 : -1;
+	i = strlen(mb->proto);
+	/* a watcher names no largest message (see mb_init) */
+	if (mb->state == MB_WATCHING && n > i && p[i] == ' ')
+		n = i;
+	return n == i && memcmp(p, mb->proto, n) == 0 ? 0 : -1;
 }
 
 static void
@@ -602,11 +606,18 @@ static int
 mb_init(struct layer *l)
 {
 	struct mbrship	*mb;
+	size_t		 max;
 
 	if ((mb = calloc(1, sizeof(*mb))) == NULL)
 		return -1;
 	l->state = mb;
 	mb_name_stack(l, mb->proto, sizeof(mb->proto));
+	/* members agree on the largest message as on the stack (-M) */
+	max = layer_config(l)->max_msg ? layer_config(l)->max_msg :
+	    TO_MAX_MSG_DEFAULT;
+	if (!layer_config(l)->watch)
+		snprintf(mb->proto + strlen(mb->proto),
+		    sizeof(mb->proto) - strlen(mb->proto), " (-M %zu)", max);
 	if (layer_config(l)->watch) {
 		mb->state = MB_WATCHING;
 		return 0;

@@ -18,7 +18,7 @@
 #define MB_HELLO_INTERVAL	(100 * MS)
 #define MB_CHANGE_DELAY		(20 * MS)
 #define MB_RETRY		(50 * MS)
-#define MB_MAX_MEMBERS		32	/* a VIEW fits one 1472-byte datagram */
+#define MB_MAX_MEMBERS		TO_VIEW_MAX /* a VIEW fits one 1472-byte datagram */
 #define MB_MAX_FUTURE		65536	/* data held for a view not yet ours */
 #define MB_MAX_TRIES		10	/* retries before a change goes on without */
 #define MB_JOIN_WAIT		(1000 * MS) /* a joiner's wait for VIEW */

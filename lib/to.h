@@ -23,6 +23,10 @@
 #define TO_GROUP_MAX		64		/* bytes in a group name */
 #define TO_SUSPECT_DEFAULT	1000		/* ms of silence: suspected */
 #define TO_KEY_MIN		32		/* bytes in a group key, at least */
+#define TO_VIEW_MAX		32		/* members in a view, at most */
+#define TO_MTU_MIN		1092		/* udp, udpu datagram size: the
+						   NAK layer's largest request */
+#define TO_MTU_MAX		65000
 
 /*
  * Why the COM layer refuses a member's datagrams for their key; see

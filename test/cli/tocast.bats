@@ -298,7 +298,7 @@ sent() {
 @test "tocast: a record over -M exits 65, the records before delivered" {
 	g=$(group)
 	printf 'one\ntwo\n0123456789abcdef\nthree\n' > "$BATS_TEST_TMPDIR/in"
-	start r1 torecv -g "$g" -v -n 2
+	start r1 torecv -g "$g" -v -n 2 -M 10
 	wait_for r1 "joined view"
 	run -65 --separate-stderr timeout "$LIMIT" \
 	    tocast -M 10 -g "$g" -T 10 -w 2 "$BATS_TEST_TMPDIR/in"
@@ -352,5 +352,5 @@ sent() {
 	wait_for r1 "joined view"
 	run -69 --separate-stderr timeout "$LIMIT" \
 	    tocast -g "$g" -p totem -w 2 -T 10 /dev/null
-	[ "${stderr_lines[-1]}" = "tocast: group $g: the group runs dynseq, not totem" ]
+	[ "${stderr_lines[-1]}" = "tocast: group $g: the group runs dynseq (-M 67108864), not totem (-M 67108864)" ]
 }

@@ -797,6 +797,58 @@ test_speed(void)
 	free(in);
 }
 
+/*
+ * frame_writer_chunk: whole records of at most max bytes, the rest of a
+ * record begun first, a record larger than max alone; frame_writer_drop
+ * keeps only the rest of the record begun.
+ */
+static void
+test_writer_chunk(void)
+{
+	enum frame_mode		 modes[] = { FRAME_LINE, FRAME_NUL, FRAME_BIN };
+	struct to_delivery	 d;
+	struct frame_writer	*w;
+	static char		 big[10000];
+	size_t			 len, n, m, i;
+	const unsigned char	*p;
+
+	memset(&d, 0, sizeof(d));
+	memset(big, 'x', sizeof(big));
+	for (m = 0; m < 3; m++) {
+		w = frame_writer_new(modes[m]);
+		CHECK(w != NULL);
+		d.data = "abcdefg";
+		d.len = 7;
+		for (i = 0; i < 1000; i++)
+			CHECK(frame_write_delivery(w, &d) == 0);
+		n = frame_writer_chunk(w, 4096);
+		if (modes[m] == FRAME_BIN)	/* header, records of 45 */
+			CHECK(n == 8 + (4096 - 8) / 45 * 45);
+		else
+			CHECK(n == 4096 / 8 * 8);
+		frame_writer_consume(w, n);
+		CHECK(frame_writer_begun(w) == 0);
+		n = frame_writer_chunk(w, 4096);
+		CHECK(n > 0 && n <= 4096);
+		frame_writer_consume(w, 3);	/* a write cut short */
+		CHECK(frame_writer_begun(w) > 0);
+		CHECK(frame_writer_chunk(w, 4096) == frame_writer_begun(w));
+		d.data = big;
+		d.len = sizeof(big);
+		CHECK(frame_write_delivery(w, &d) == 0);
+		frame_writer_drop(w);
+		p = frame_writer_pending(w, &len);
+		CHECK(len == frame_writer_begun(w) && len > 0);
+		CHECK(p[len - 1] == (modes[m] == FRAME_BIN ? 'g' :
+		    modes[m] == FRAME_NUL ? '\0' : '\n'));
+		frame_writer_consume(w, len);
+		CHECK(frame_writer_begun(w) == 0);
+		CHECK(frame_write_delivery(w, &d) == 0);
+		CHECK(frame_writer_chunk(w, 4096) >= sizeof(big));
+		frame_writer_free(w);
+	}
+}
+
 int
 main(void)
 {
@@ -812,6 +864,7 @@ main(void)
 	test_bounded();
 	test_recno();
 	test_writer_drain();
+	test_writer_chunk();
 	test_speed();
 	free(bigmsg);
 	return check_done();

@@ -449,12 +449,12 @@ test_udp_params(void)
 	};
 
 	CHECK(refuses_all(&cfg, bad, sizeof(bad) / sizeof(bad[0]), 0));
-	cfg.transport = "udp://239.255.77.3?ttl=4&mtu=1000&buf=1m";
+	cfg.transport = "udp://239.255.77.3?ttl=4&mtu=1200&buf=1m";
 	tr = transport_open(&cfg, 1);
 	CHECK(tr != NULL);
 	if (tr == NULL)
 		return;
-	CHECK(tr->mtu == 1000);
+	CHECK(tr->mtu == 1200);
 	CHECK(tr->bufask == 1 << 20);
 	/* root may go past net.core.rmem_max; others get at most that */
 	CHECK(tr->rcvbuf > 0 && tr->rcvbuf <= 1 << 20);
