@@ -213,6 +213,9 @@ check: deps
 	@echo '== fuzz harnesses ($(FUZZSHORT) s each): clean'
 	@$(MAKE) -s net
 	@echo '== network tests (bats, namespaces; skipped unless root): passed'
+	@if [ "$$(id -u)" -eq 0 ]; then $(MAKE) -s soak-short; \
+	else echo '== fault soak: skipped (not root)'; fi
+	@echo '== fault soak, a short slice (test/soak): passed'
 
 demo: deps
 	@$(MAKE) -s all
