@@ -450,3 +450,72 @@ sim_partition(struct sim *s, const int *a, int na, const int *b, int nb,
 			s->cut[b[j]][a[i]] = cut;
 		}
 }
+
+void
+sim_burst(struct sim *s, int node, int count, int *next)
+{
+	char	 buf[32];
+	int	 k, len;
+
+	for (k = 0; k < count; k++) {
+		len = snprintf(buf, sizeof(buf), "%d:%d", node, (*next)++);
+		(void)sim_cast(s, node, buf, (size_t)len);
+	}
+}
+
+int
+sim_live(const struct sim *s, int i)
+{
+	const struct sim_node *nd = &s->nodes[i];
+
+	if (s->live != NULL)
+		return s->live(nd);
+	return nd->alive && !nd->exited && !nd->frozen;
+}
+
+int
+sim_first_live(struct sim *s)
+{
+	int	 i;
+
+	for (i = 0; i < s->n; i++)
+		if (sim_live(s, i))
+			return i;
+	return 0;
+}
+
+int
+sim_one_view(struct sim *s, void *arg)
+{
+	const struct to_view *v = &s->nodes[sim_first_live(s)].view, *w;
+	int		 i, n = 0;
+
+	(void)arg;
+	for (i = 0; i < s->n; i++) {
+		if (!sim_live(s, i))
+			continue;
+		w = &s->nodes[i].view;
+		if (w->id != v->id || w->n != v->n || (v->n > 0 &&
+		    memcmp(w->members, v->members, v->n * sizeof(uint64_t))))
+			return 0;
+		n++;
+	}
+	return n > 0 && v->n == (uint32_t)n;
+}
+
+int
+sim_settle(struct sim *s, uint64_t limit)
+{
+	uint64_t	 end = s->now + limit, id;
+
+	while (s->now < end) {
+		if (!sim_run(s, sim_one_view, NULL, end - s->now))
+			return 0;
+		id = s->nodes[sim_first_live(s)].view.id;
+		sim_run(s, NULL, NULL, 3 * SEC);
+		if (sim_one_view(s, NULL) &&
+		    s->nodes[sim_first_live(s)].view.id == id)
+			return 1;
+	}
+	return 0;
+}

@@ -65,6 +65,9 @@ struct sim {
 	uint64_t	 latency;	/* one way, ns */
 	struct verify	*verify;	/* every node's views and deliveries */
 	struct to_config base;		/* settings every node starts from */
+	/* which nodes sim_one_view waits for: by default those alive,
+	 * not exited and not stopped (sim_freeze) */
+	int		(*live)(const struct sim_node *);
 };
 
 /* n nodes, each with spec and fault spec (may be NULL), from seed. */
@@ -95,5 +98,16 @@ uint64_t	 sim_random(struct sim *);
  * backlog at once, its clock jumped forward, its timers all late.
  */
 void		 sim_freeze(struct sim *, int i, int frozen);
+/* Cast count messages "node:k" at node, k from *next on. */
+void		 sim_burst(struct sim *, int node, int count, int *next);
+/* Node i is live (s->live); the first live node, or 0. */
+int		 sim_live(const struct sim *, int i);
+int		 sim_first_live(struct sim *);
+/* sim_run predicate: every live node in one view (id and members) of
+ * exactly the live nodes.  arg unused. */
+int		 sim_one_view(struct sim *, void *arg);
+/* One view that holds for three seconds within limit: a stale view, as
+ * from before a stop, or old suspicions, are no agreement. */
+int		 sim_settle(struct sim *, uint64_t limit);
 
 #endif /* TO_SIM_H */

@@ -44,27 +44,6 @@ say(struct run *r, const char *what, int i)
 		printf("# %.3f %s %d\n", r->s->now / 1e9, what, i);
 }
 
-static void
-burst(struct run *r, int node, int count)
-{
-	char	 buf[32];
-	int	 k, len;
-
-	for (k = 0; k < count; k++) {
-		len = snprintf(buf, sizeof(buf), "%d:%d", node,
-		    r->next[node]++);
-		(void)sim_cast(r->s, node, buf, (size_t)len);
-	}
-}
-
-static int
-live(const struct run *r, int i)
-{
-	const struct sim_node *nd = &r->s->nodes[i];
-
-	return nd->alive && !nd->exited && !nd->frozen;
-}
-
 /* A steady stream from the senders for ms milliseconds. */
 static void
 stream(struct run *r, const int *senders, int n, int ms)
@@ -73,59 +52,11 @@ stream(struct run *r, const int *senders, int n, int ms)
 
 	for (t = 0; t < ms; t += 5) {
 		for (k = 0; k < n; k++)
-			if (live(r, senders[k]))
-				burst(r, senders[k], 3);
+			if (sim_live(r->s, senders[k]))
+				sim_burst(r->s, senders[k], 3,
+				    &r->next[senders[k]]);
 		sim_run(r->s, NULL, NULL, 5 * MS);
 	}
-}
-
-static int
-first_live(const struct run *r)
-{
-	int	 i;
-
-	for (i = 0; i < r->s->n; i++)
-		if (live(r, i))
-			return i;
-	return 0;
-}
-
-static int
-one_view(struct sim *s, void *arg)
-{
-	const struct run *r = arg;
-	const struct to_view *v = &s->nodes[first_live(r)].view, *w;
-	int		 i, n = 0;
-
-	for (i = 0; i < s->n; i++) {
-		if (!live(r, i))
-			continue;
-		w = &s->nodes[i].view;
-		if (w->id != v->id || w->n != v->n || (v->n > 0 &&
-		    memcmp(w->members, v->members, v->n * sizeof(uint64_t))))
-			return 0;
-		n++;
-	}
-	return n > 0 && v->n == (uint32_t)n;
-}
-
-/* One view that holds for three seconds: a stale view, from before a
- * stop, is no agreement. */
-static int
-settle(struct run *r, uint64_t limit)
-{
-	uint64_t	 end = r->s->now + limit, id;
-
-	while (r->s->now < end) {
-		if (!sim_run(r->s, one_view, r, end - r->s->now))
-			return 0;
-		id = r->s->nodes[first_live(r)].view.id;
-		sim_run(r->s, NULL, NULL, 3 * SEC);
-		if (one_view(r->s, r) && r->s->nodes[first_live(r)].view.id ==
-		    id)
-			return 1;
-	}
-	return 0;
 }
 
 /* Every own message delivered, and stable: tocast's drain would end. */
@@ -138,7 +69,7 @@ all_drained(struct sim *s, void *arg)
 	int		 i;
 
 	for (i = 0; i < s->n; i++) {
-		if (!live(r, i))
+		if (!sim_live(r->s, i))
 			continue;
 		for (j = 0, own = 0; j < s->nodes[i].nrecs; j++)
 			own += s->nodes[i].recs[j].src == s->nodes[i].id;
@@ -234,7 +165,7 @@ finish(struct run *r, const char *what, uint64_t seed)
 		if (r->s->nodes[i].frozen)
 			sim_freeze(r->s, i, 0);
 	memset(r->s->cut, 0, sizeof(r->s->cut));
-	if (!settle(r, 30 * SEC)) {
+	if (!sim_settle(r->s, 30 * SEC)) {
 		printf("# %s %s seed %llu: no single view\n", cur->name, what,
 		    (unsigned long long)seed);
 		ok = 0;
@@ -249,13 +180,14 @@ finish(struct run *r, const char *what, uint64_t seed)
 	ok &= one_name(r);
 	for (i = 0; i < r->s->n; i++)
 		want[i] = r->s->nodes[i].nrecs + 5;
-	burst(r, first_live(r), 5);
+	sim_burst(r->s, sim_first_live(r->s), 5,
+	    &r->next[sim_first_live(r->s)]);
 	got = 0;
 	for (uint64_t end = r->s->now + 10 * SEC; r->s->now < end && !got;) {
 		sim_run(r->s, NULL, NULL, 10 * MS);
 		got = 1;
 		for (i = 0; i < r->s->n; i++)
-			if (live(r, i) && r->s->nodes[i].nrecs < want[i])
+			if (sim_live(r->s, i) && r->s->nodes[i].nrecs < want[i])
 				got = 0;
 	}
 	if (!got) {
@@ -292,7 +224,7 @@ start(struct run *r, int n, const char *faults, uint64_t seed, int log)
 	if ((r->s = sim_new_cfg(n, cur->stack, faults, seed, &cur_cfg)) ==
 	    NULL)
 		return 0;
-	return sim_run(r->s, one_view, r, 10 * SEC);
+	return sim_run(r->s, sim_one_view, NULL, 10 * SEC);
 }
 
 /*

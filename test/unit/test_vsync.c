@@ -27,7 +27,7 @@ static struct to_config cur_cfg;
 
 #define SPEC	(cur->stack)
 #define sim_new(n, spec, faults, seed) \
-	sim_new_cfg((n), (spec), (faults), (seed), &cur_cfg)
+	vsync_new((n), (spec), (faults), (seed))
 
 struct sched {
 	struct sim	*s;
@@ -42,6 +42,17 @@ static int
 live(const struct sim_node *nd)
 {
 	return nd->alive && !nd->exited && !leaving[nd->index];
+}
+
+/* A group of the spec under test, waiting for the live() members. */
+static struct sim *
+vsync_new(int n, const char *spec, const char *faults, uint64_t seed)
+{
+	struct sim	*s = sim_new_cfg(n, spec, faults, seed, &cur_cfg);
+
+	if (s != NULL)
+		s->live = live;
+	return s;
 }
 
 static int
@@ -69,14 +80,7 @@ pick_live(struct sched *sc)
 static void
 burst(struct sched *sc, int node, int count)
 {
-	char	 buf[32];
-	int	 k, len;
-
-	for (k = 0; k < count; k++) {
-		len = snprintf(buf, sizeof(buf), "%d:%d", node,
-		    sc->next[node]++);
-		(void)sim_cast(sc->s, node, buf, (size_t)len);
-	}
+	sim_burst(sc->s, node, count, &sc->next[node]);
 }
 
 static void
@@ -152,54 +156,6 @@ step(struct sched *sc)
 	sim_run(s, NULL, NULL, (sim_random(s) % 1500) * MS);
 }
 
-static int
-pick_first_live(struct sim *s)
-{
-	int	 i;
-
-	for (i = 0; i < s->n; i++)
-		if (live(&s->nodes[i]))
-			return i;
-	return 0;
-}
-
-/* Every live member in the same view (id and members), of all of them. */
-static int
-one_view(struct sim *s, void *arg)
-{
-	const struct to_view *v = &s->nodes[pick_first_live(s)].view, *w;
-	int		 i, n = 0;
-
-	for (i = 0; i < s->n; i++) {
-		if (!live(&s->nodes[i]))
-			continue;
-		w = &s->nodes[i].view;
-		if (w->id != v->id || w->n != v->n || (v->n > 0 &&
-		    memcmp(w->members, v->members, v->n * sizeof(uint64_t))))
-			return 0;
-		n++;
-	}
-	return n > 0 && v->n == (uint32_t)n;
-}
-
-/* One view that holds for three seconds: old suspicions have settled. */
-static int
-settle(struct sim *s, uint64_t limit)
-{
-	uint64_t	 end = s->now + limit, id;
-
-	while (s->now < end) {
-		if (!sim_run(s, one_view, NULL, end - s->now))
-			return 0;
-		id = s->nodes[pick_first_live(s)].view.id;
-		sim_run(s, NULL, NULL, 3 * SEC);
-		if (one_view(s, NULL) &&
-		    s->nodes[pick_first_live(s)].view.id == id)
-			return 1;
-	}
-	return 0;
-}
-
 struct last {
 	size_t	 want[SIM_MAX_NODES];
 };
@@ -237,7 +193,7 @@ run_schedule(uint64_t seed, int log)
 	for (i = 0; i < steps; i++)
 		step(&sc);
 	heal(sc.s);
-	if (!settle(sc.s, 30 * SEC)) {
+	if (!sim_settle(sc.s, 30 * SEC)) {
 		printf("# %s seed %llu: no single view after the heal\n",
 		    cur->name, (unsigned long long)seed);
 		for (i = 0; log && i < sc.s->n; i++) {
@@ -253,7 +209,7 @@ run_schedule(uint64_t seed, int log)
 		ok = 0;
 	}
 	/* a last burst reaches every live member */
-	first = pick_first_live(sc.s);
+	first = sim_first_live(sc.s);
 	for (i = 0; i < sc.s->n; i++)
 		w.want[i] = sc.s->nodes[i].nrecs + 10;
 	burst(&sc, first, 10);
@@ -297,12 +253,12 @@ run_kill(uint64_t seed, int victim)
 	burst(&sc, 2, 200);
 	sim_run(sc.s, NULL, NULL, 2 * MS);
 	sim_crash(sc.s, victim);
-	sim_run(sc.s, one_view, NULL, 5 * SEC);
-	if (nlive(sc.s) != 3 || !one_view(sc.s, NULL))
+	sim_run(sc.s, sim_one_view, NULL, 5 * SEC);
+	if (nlive(sc.s) != 3 || !sim_one_view(sc.s, NULL))
 		ok = 0;
 	for (i = 0; i < sc.s->n; i++)
 		w.want[i] = sc.s->nodes[i].nrecs + 5;
-	burst(&sc, pick_first_live(sc.s), 5);
+	burst(&sc, sim_first_live(sc.s), 5);
 	if (!sim_run(sc.s, all_got_last, &w, 10 * SEC))
 		ok = 0;
 	if (verify_run(sc.s->verify, why, sizeof(why)) == -1) {
@@ -328,7 +284,7 @@ run_split(uint64_t seed)
 	memset(leaving, 0, sizeof(leaving));
 	if ((sc.s = sim_new(5, SPEC, "loss=5%", seed)) == NULL)
 		return 0;
-	ok &= settle(sc.s, 10 * SEC);
+	ok &= sim_settle(sc.s, 10 * SEC);
 	sim_partition(sc.s, a, 2, b, 3, 1);
 	burst(&sc, 0, 20);
 	burst(&sc, 3, 20);
@@ -339,7 +295,7 @@ run_split(uint64_t seed)
 	burst(&sc, 2, 10);
 	sim_run(sc.s, NULL, NULL, 1 * SEC);
 	heal(sc.s);
-	ok &= settle(sc.s, 20 * SEC);
+	ok &= sim_settle(sc.s, 20 * SEC);
 	ok &= sc.s->nodes[0].view.n == 5;
 	for (i = 0; i < sc.s->n; i++)
 		w.want[i] = sc.s->nodes[i].nrecs + 5;
@@ -368,17 +324,17 @@ run_leave_lossy(uint64_t seed)
 	memset(leaving, 0, sizeof(leaving));
 	if ((sc.s = sim_new(3, SPEC, "loss=20%", seed)) == NULL)
 		return 0;
-	ok &= settle(sc.s, 20 * SEC);
+	ok &= sim_settle(sc.s, 20 * SEC);
 	burst(&sc, 0, 50);
 	sim_run(sc.s, NULL, NULL, 5 * MS);
 	leaving[2] = 1;
 	views = sc.s->nodes[2].views;
 	sim_ctl(sc.s, 2, &leave);
-	ok &= settle(sc.s, 20 * SEC);
+	ok &= sim_settle(sc.s, 20 * SEC);
 	sim_run(sc.s, NULL, NULL, 5 * SEC);
 	/* gone, and never came back with a view of its own */
 	ok &= sc.s->nodes[2].exited && sc.s->nodes[2].views == views;
-	ok &= one_view(sc.s, NULL) && sc.s->nodes[0].view.n == 2;
+	ok &= sim_one_view(sc.s, NULL) && sc.s->nodes[0].view.n == 2;
 	for (i = 0; i < sc.s->n; i++)
 		w.want[i] = sc.s->nodes[i].nrecs + 10;
 	burst(&sc, 1, 10);
