@@ -25,7 +25,8 @@
 #include "sim.h"
 #include "specs.h"
 
-#define PAUSE_SCHEDULES	20	/* random schedules per spec, by default */
+#define PAUSE_SCHEDULES	8	/* random schedules per spec, by default */
+#define PAUSE_SUSPECT	200	/* ms: short, so that a run is short */
 
 static const struct spec *cur;
 static struct to_config cur_cfg;
@@ -115,41 +116,61 @@ own_echo(struct run *r, int i)
 /*
  * One view (id and members: the two sides of a split may reuse an id)
  * and one global sequence number name one message, at every member
- * (issue 15, class 4); 0 is no number.  A quadratic look is fine here.
+ * (issue 15, class 4); 0 is no number.  All numbered deliveries, sorted
+ * by name: neighbours with one name must be one message.
  */
+struct named {
+	uint64_t	 vkey, gseq, src, sseq;
+	int		 node;
+};
+
+static int
+named_cmp(const void *a, const void *b)
+{
+	const struct named *x = a, *y = b;
+
+	if (x->vkey != y->vkey)
+		return x->vkey < y->vkey ? -1 : 1;
+	return x->gseq < y->gseq ? -1 : x->gseq > y->gseq;
+}
+
 static int
 one_name(struct run *r)
 {
-	const struct sim_rec *a, *b;
-	int		 i, j;
-	size_t		 x, y;
+	struct named	*all, *a, *b;
+	size_t		 n = 0, k, j;
+	int		 i, ok = 1;
 
 	for (i = 0; i < r->s->n; i++)
-		for (j = i + 1; j < r->s->n; j++)
-			for (x = 0; x < r->s->nodes[i].nrecs; x++) {
-				a = &r->s->nodes[i].recs[x];
-				if (a->gseq == 0)
-					continue;
-				for (y = 0; y < r->s->nodes[j].nrecs; y++) {
-					b = &r->s->nodes[j].recs[y];
-					if (a->vkey != b->vkey ||
-					    a->gseq != b->gseq)
-						continue;
-					if (a->src == b->src &&
-					    a->sseq == b->sseq)
-						break;
-					printf("# %s: g%llu of one view is "
-					    "%04llx:%llu at node %d, %04llx:"
-					    "%llu at node %d\n", cur->name,
-					    (unsigned long long)a->gseq,
-					    (unsigned long long)(a->src >> 48),
-					    (unsigned long long)a->sseq, i,
-					    (unsigned long long)(b->src >> 48),
-					    (unsigned long long)b->sseq, j);
-					return 0;
-				}
-			}
-	return 1;
+		n += r->s->nodes[i].nrecs;
+	if ((all = calloc(n + 1, sizeof(*all))) == NULL)
+		return 0;
+	for (i = 0, n = 0; i < r->s->n; i++)
+		for (j = 0; j < r->s->nodes[i].nrecs; j++) {
+			const struct sim_rec *x = &r->s->nodes[i].recs[j];
+
+			if (x->gseq != 0)
+				all[n++] = (struct named){ x->vkey, x->gseq,
+				    x->src, x->sseq, i };
+		}
+	qsort(all, n, sizeof(*all), named_cmp);
+	for (k = 1; k < n && ok; k++) {
+		a = &all[k - 1];
+		b = &all[k];
+		if (named_cmp(a, b) != 0 || (a->src == b->src &&
+		    a->sseq == b->sseq))
+			continue;
+		printf("# %s: g%llu of one view is %04llx:%llu at node %d, "
+		    "%04llx:%llu at node %d\n", cur->name,
+		    (unsigned long long)a->gseq,
+		    (unsigned long long)(a->src >> 48),
+		    (unsigned long long)a->sseq, a->node,
+		    (unsigned long long)(b->src >> 48),
+		    (unsigned long long)b->sseq, b->node);
+		ok = 0;
+	}
+	free(all);
+	return ok;
 }
 
 /* The end of every run: one view, everything drained, a last burst, and
@@ -241,11 +262,11 @@ run_pause(uint64_t seed, int victim, int stop_ms)
 
 	if (!start(&r, 3, "loss=1%", seed, 0))
 		return 0;
-	stream(&r, senders, 2, 200);
+	stream(&r, senders, 2, 100);
 	sim_freeze(r.s, victim, 1);
 	stream(&r, senders, 2, stop_ms);
 	sim_freeze(r.s, victim, 0);
-	stream(&r, senders, 2, 300);
+	stream(&r, senders, 2, 150);
 	return finish(&r, victim == 2 ? "stopped sender" : victim == 0 ?
 	    "stopped rank 0" : "stopped receiver", seed);
 }
@@ -286,7 +307,7 @@ run_schedule(uint64_t seed, int log)
 			memset(r.s->cut, 0, sizeof(r.s->cut));
 		}
 		stream(&r, senders, nsend,
-		    100 + (int)(sim_random(r.s) % 2500));
+		    50 + (int)(sim_random(r.s) % (5 * PAUSE_SUSPECT)));
 	}
 	return finish(&r, "schedule", seed);
 }
@@ -296,10 +317,10 @@ run_spec(uint64_t n)
 {
 	uint64_t	 seed, failed = 0;
 
-	failed += !run_pause(1, 2, 3000);	/* the sender */
-	failed += !run_pause(2, 1, 3000);	/* a receiver (and sender) */
-	failed += !run_pause(3, 0, 3000);	/* rank 0 */
-	failed += !run_pause(4, 2, 1500);	/* just past the suspect time */
+	failed += !run_pause(1, 2, 3 * PAUSE_SUSPECT);	/* the sender */
+	failed += !run_pause(2, 1, 3 * PAUSE_SUSPECT);	/* a receiver */
+	failed += !run_pause(3, 0, 3 * PAUSE_SUSPECT);	/* rank 0 */
+	failed += !run_pause(4, 2, 3 * PAUSE_SUSPECT / 2);	/* just past */
 	for (seed = 1; seed <= n; seed++)
 		failed += !run_schedule(seed, 0);
 	printf("# %s: 4 pauses and %llu schedules, %llu failed\n", cur->name,
@@ -318,6 +339,7 @@ main(void)
 	for (i = 0; i < nspecs; i++) {
 		cur = &specs[i];
 		spec_config(cur, &cur_cfg);
+		cur_cfg.suspect_ms = PAUSE_SUSPECT;
 		if ((env = getenv("TO_SEED")) != NULL) {
 			CHECK(run_schedule(strtoull(env, NULL, 10), 1));
 			continue;
