@@ -74,9 +74,11 @@ static const char *const opts_refusals[] = {
 	[TO_REFUSED_UNSEALED] = "not sealed, and we have a key (-k)",
 	[TO_REFUSED_SEALED] = "sealed with a key (-k) we do not have",
 	[TO_REFUSED_KEY] = "not sealed with our key (-k)",
+	[TO_REFUSED_STACK] = "it runs another protocol stack (-s)",
 };
 
 static int	 opts_sigpipe[2] = { -1, -1 };
+static uint32_t	 opts_view_n;		/* members of our last view, 0: none */
 static int	 opts_stdout_closed;
 static int	 opts_restore_fd = -1, opts_restore_flags;
 
@@ -575,9 +577,19 @@ opts_refused(void *arg, uint64_t src, enum to_refusal r)
 {
 	struct opts	*o = arg;
 
-	if (r < TO_REFUSED_UNSEALED || r > TO_REFUSED_KEY ||
+	if (r < TO_REFUSED_UNSEALED || r > TO_REFUSED_STACK ||
 	    (o->refusals & 1u << r))
 		return;
+	/*
+	 * Another stack: a joiner (no view yet) cannot join the group it
+	 * hears, and says so as one of another protocol does; a member in
+	 * a view goes on and warns.
+	 */
+	if (r == TO_REFUSED_STACK && opts_view_n == 0)
+		errx(EX_UNAVAILABLE, "group %s: member %016" PRIx64 " runs "
+		    "another protocol stack than %s (check -s)",
+		    o->cfg.group, src, o->cfg.stack != NULL ? o->cfg.stack :
+		    "ours");
 	o->refusals |= 1u << r;
 	if (!o->quiet)
 		warnx("dropping datagrams from %016" PRIx64 ": %s", src,
@@ -886,6 +898,7 @@ opts_view(const struct opts *o, const struct to_view *v)
 	size_t		 len, n;
 	uint32_t	 i;
 
+	opts_view_n = v->n;
 	if (!o->verbose)
 		return;
 	len = strlen(o->tool->name) + 64 + (size_t)v->n * 17;

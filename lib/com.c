@@ -28,7 +28,10 @@
  *	|  payload, encrypted ...
  *	 24                              32                              48
  *
- * flg bit 0 (SEALED) marks a sealed datagram; the other bits are zero.
+ * flg bit 0 (SEALED) marks a sealed datagram; bits 1-7 are a print of
+ * the layers from COM up to MBRSHIP (com_stack_print; 0 from com_wrap),
+ * since a member of another stack cannot read ours: its datagrams are
+ * dropped and to_config.refused told (TO_REFUSED_STACK).
  *
  * Sealing is XChaCha20-Poly1305 (libsodium's IETF AEAD): the associated
  * data is bytes 0..31 (everything before the tag), the nonce is src,
@@ -102,12 +105,13 @@ struct com_peer {
 /* A sender whose datagrams we refuse for their key. */
 struct com_refuser {
 	uint64_t	 id;
-	unsigned	 count[TO_REFUSED_KEY + 1];
+	unsigned	 count[TO_REFUSED_STACK + 1];
 	unsigned	 told;		/* bit r: refused() called for r */
 };
 
 struct com {
 	uint32_t	 group;
+	int		 stack;		/* flg bits 1-7: the stack's print */
 	struct fault	*fault;
 	uint64_t	*members;	/* of the last view, to forget leavers */
 	uint32_t	 nmembers;
@@ -216,12 +220,12 @@ com_put_hdr(unsigned char *h, uint32_t group, int flags, uint64_t src,
  */
 static void
 com_seal_into(unsigned char *out, const unsigned char key[COM_KEY],
-    uint32_t group, uint64_t src, uint64_t dst, uint64_t counter,
+    uint32_t group, int flags, uint64_t src, uint64_t dst, uint64_t counter,
     const unsigned char *payload, size_t len)
 {
 	unsigned char	 nonce[COM_NONCE];
 
-	com_put_hdr(out, group, COM_F_SEALED, src, dst);
+	com_put_hdr(out, group, COM_F_SEALED | flags, src, dst);
 	put64(out + COM_CTR_OFF, counter);
 	com_nonce(nonce, src, counter);
 	crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
@@ -254,9 +258,31 @@ com_wrap(const struct to_config *cfg, uint64_t src, uint64_t dst,
 	if (com_derive(key, cfg->key, cfg->keylen,
 	    cfg->group ? cfg->group : "") == -1)
 		return -1;
-	com_seal_into(h, key, group, src, dst, counter, payload, len);
+	com_seal_into(h, key, group, 0, src, dst, counter, payload, len);
 	sodium_memzero(key, sizeof(key));
 	return COM_HDR_SEALED + len;
+}
+
+/*
+ * The print of the layers from us up to MBRSHIP, which all members must
+ * share to read each other's datagrams (MBRSHIP itself compares the
+ * layers above it, and says which): 1 to 127, shifted into flg bits 1-7.
+ */
+static int
+com_stack_print(const struct layer *l)
+{
+	const struct layer *a;
+	uint32_t	 h = 2166136261u;
+	const char	*n;
+
+	for (a = l; a != NULL; a = a->above) {
+		for (n = a->ops->name; *n != '\0'; n++)
+			h = (h ^ (unsigned char)*n) * 16777619u;
+		h = (h ^ ':') * 16777619u;
+		if (strcmp(a->ops->name, "mbrship") == 0)
+			break;
+	}
+	return (int)(h % 127 + 1) << 1;
 }
 
 static int
@@ -268,6 +294,7 @@ com_init(struct layer *l)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return -1;
 	c->group = com_group_hash(cfg->group ? cfg->group : "");
+	c->stack = com_stack_print(l);
 	l->state = c;
 	layer_stats(l)->rcvbuf = layer_transport(l)->rcvbuf;
 	layer_stats(l)->sndbuf = layer_transport(l)->sndbuf;
@@ -353,7 +380,8 @@ com_down_sealed(struct layer *l, struct to_msg *m)
 	}
 	/* sealed in place, both parts of m gathered first */
 	msg_read(m, 0, c->out + COM_HDR_SEALED, len);
-	com_seal_into(c->out, c->key, c->group, layer_self(l), m->meta.dst,
+	com_seal_into(c->out, c->key, c->group, c->stack, layer_self(l),
+	    m->meta.dst,
 	    ++c->counter, c->out + COM_HDR_SEALED, len);
 	iov.iov_base = c->out;
 	iov.iov_len = COM_HDR_SEALED + len;
@@ -381,7 +409,7 @@ com_down(struct layer *l, struct to_msg *m)
 		errno = EMSGSIZE;
 		return -1;
 	}
-	com_put_hdr(h, c->group, 0, layer_self(l), m->meta.dst);
+	com_put_hdr(h, c->group, c->stack, layer_self(l), m->meta.dst);
 	put32(h + COM_CRC_OFF, com_crc_msg(m));
 	iov[0].iov_base = h;
 	iov[0].iov_len = m->len;
@@ -521,7 +549,7 @@ com_accept(struct layer *l, struct to_msg *m)
 	int		 sealed;
 
 	if (m->len < COM_HDR || get16(h) != COM_MAGIC ||
-	    h[2] != COM_VERSION || (h[3] & ~COM_F_SEALED) != 0) {
+	    h[2] != COM_VERSION) {
 		st->dropped_bad++;
 		return -1;
 	}
@@ -548,6 +576,13 @@ com_accept(struct layer *l, struct to_msg *m)
 	/* sealed: an altered dst fails authentication, and is counted */
 	if (sealed && com_open_sealed(l, m, src) == -1)
 		return -1;
+	/* flg bits 1-7: a print of another stack (0: none given, raw) */
+	if ((h[3] & ~COM_F_SEALED) != 0 &&
+	    (h[3] & ~COM_F_SEALED) != c->stack) {
+		st->dropped_bad++;
+		com_refuse(l, src, TO_REFUSED_STACK);
+		return -1;
+	}
 	if (dst != 0 && dst != layer_self(l))
 		return -1;
 	m->meta.src = src;
@@ -612,7 +647,8 @@ com_landing(struct layer *l, struct landing *ld)
 	    !(ld->layers & LANDING_FRAG) ||
 	    (h = landing_push(ld, COM_HDR, &mask)) == NULL)
 		return;
-	com_put_hdr(h, c->group, 0, ld->src, ld->p2p ? layer_self(l) : 0);
+	com_put_hdr(h, c->group, c->stack, ld->src,
+	    ld->p2p ? layer_self(l) : 0);
 	memset(mask + COM_CRC_OFF, 0xff, 4);
 	ld->layers |= LANDING_COM;
 }

@@ -36,6 +36,7 @@ enum to_refusal {
 	TO_REFUSED_UNSEALED = 1,	/* we have a key, it sends without */
 	TO_REFUSED_SEALED,		/* it seals with a key, we have none */
 	TO_REFUSED_KEY,			/* sealed, but not with our key */
+	TO_REFUSED_STACK,		/* another stack below MBRSHIP (-s) */
 };
 
 struct to_config {

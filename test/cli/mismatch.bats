@@ -39,3 +39,21 @@ load helper
 	sleep 1
 	[ "$(grep "joined view" "$(err r1)" | tail -n 1 | grep -c "(32 members)")" -eq 1 ]
 }
+
+@test "-s: a member of another stack below mbrship is named, exit 69" {
+	g=$(group)
+	start r1 torecv -g "$g" -v
+	wait_for r1 "joined view"
+	run -69 --separate-stderr bash -c "echo x |
+	    timeout $LIMIT tocast -g $g -s dynseq:mbrship:nak:com -w 2 -T 20"
+	[[ "${stderr_lines[-1]}" =~ ^"tocast: group $g: member "[0-9a-f]{16}" runs another protocol stack than dynseq:mbrship:nak:com (check -s)"$ ]]
+}
+
+@test "-s: another stack above mbrship is named as -p is" {
+	g=$(group)
+	start r1 torecv -g "$g" -v
+	wait_for r1 "joined view"
+	run -69 --separate-stderr timeout "$LIMIT" \
+	    tocast -g "$g" -s totem:mbrship:frag:nak:com -w 2 -T 20 /dev/null
+	[ "${stderr_lines[-1]}" = "tocast: group $g: the group runs dynseq (-M 67108864), not totem (-M 67108864)" ]
+}

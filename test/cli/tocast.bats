@@ -10,7 +10,7 @@ load helper
 
 @test "tocast --help prints the usage on stdout and exits 0" {
 	run -0 --separate-stderr tocast --help
-	[[ "${lines[0]}" == "usage: tocast [-0FqrvV] [-g group]"* ]]
+	[[ "${lines[0]}" == "usage: tocast [-0FqrvV] [--compress level] [-g group]"* ]]
 	[ -z "$stderr" ]
 	run -0 --separate-stderr tocast -h
 	[[ "${lines[0]}" == "usage: tocast "* ]]
