@@ -154,7 +154,8 @@ mb_woke(struct layer *l)
 	    mb->state != MB_FLUSHING && mb->state != MB_CUTTING))
 		return;
 	layer_stats(l)->stops++;
-	mb_excluded(l, mb->view_id);
+	/* the view after ours is theirs, without us: ours comes after it */
+	mb_excluded(l, mb->view_id + 1);
 }
 
 /*
