@@ -47,7 +47,7 @@ slow() {
 	wait_for a "joined view"
 	start_sh tc "$(slow 400) | exec tocast -g $g -w 2 -r -v"
 	wait_file "$(out tc)" "^20$"
-	tp=$(pgrep -x tocast -P "$(child tc)")
+	tp=$(grandchild tc tocast)
 	kill -STOP "$tp"
 	sleep 4
 	kill -CONT "$tp"

@@ -144,6 +144,19 @@ child() {
 	pgrep -P "${PID[$1]}" | head -n 1
 }
 
+# grandchild NAME COMMAND: the pid of COMMAND run by NAME's shell
+# (start_sh), waiting up to 5 s for it to be there.
+grandchild() {
+	local p
+
+	for _ in $(seq 50); do
+		p=$(pgrep -x "$2" -P "$(child "$1")" 2>/dev/null) &&
+		    { echo "$p"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+
 # now_ms: the time of day in milliseconds.
 now_ms() {
 	echo $((${EPOCHREALTIME/./} / 1000))

@@ -40,8 +40,11 @@ stop() {
 	local pid
 
 	wait_file "$(out tc)" '^1$'
-	pid=$(child "$1")
-	[ -z "${2:-}" ] || pid=$(pgrep -x "$2" -P "$pid")
+	if [ -n "${2:-}" ]; then
+		pid=$(grandchild "$1" "$2")
+	else
+		pid=$(child "$1")
+	fi
 	[ -n "$pid" ]
 	wait_file "$(out tc)" '^2000$'
 	kill -STOP "$pid"

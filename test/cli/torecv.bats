@@ -211,7 +211,7 @@ bad() {
 	wait_for slow "stdout full: pausing"
 	t0=$SECONDS
 	# tocast in bounded memory meanwhile (its VmRSS, in kB)
-	tc=$(pgrep -x tocast -P "$(child tc)")
+	tc=$(grandchild tc tocast)
 	max=0
 	while kill -0 "${PID[slow]}" 2>/dev/null && ((SECONDS - t0 < 10)); do
 		rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$tc/status" \
