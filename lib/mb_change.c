@@ -427,7 +427,7 @@ mb_on_hello(struct layer *l, uint64_t src, struct wire_rd *r)
 	if (mb->state != MB_JOINING && mb->state != MB_LEFT && !mb->leaving &&
 	    set_has(&mb->view, src) && id > mb->view_id &&
 	    !set_has(&other, layer_self(l))) {
-		mb_excluded(l, id);
+		mb_apart(l, id, &other);
 		return;
 	}
 	if (!mb_is_coord(l) || mb->ch.active || mb->leaving ||

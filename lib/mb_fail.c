@@ -132,6 +132,37 @@ mb_excluded(struct layer *l, uint64_t newer)
 }
 
 /*
+ * src, of our view, announces view id of members other, without us: they
+ * and we are apart.  That alone does not say which side was cut off: src
+ * may be the one that was (it woke from a stop and closed its view
+ * alone), and the rest of our view still with us.  So we suspect the
+ * members of our view that went on in other; if that leaves nobody, we
+ * were taken for dead and close our view alone, else the coordinator of
+ * what is left (perhaps us) runs a change without them.
+ */
+void
+mb_apart(struct layer *l, uint64_t id, const struct mb_set *other)
+{
+	struct mbrship	*mb = l->state;
+	uint32_t	 i, left = 0;
+
+	for (i = 0; i < mb->view.n; i++) {
+		if (mb->view.m[i] == layer_self(l))
+			continue;
+		if (set_has(other, mb->view.m[i]))
+			set_add(&mb->suspects, mb->view.m[i]);
+		else if (!set_has(&mb->suspects, mb->view.m[i]))
+			left++;
+	}
+	if (left == 0) {
+		mb_excluded(l, id);
+		return;
+	}
+	if (mb_is_coord(l) && !mb->ch.active && mb->change_at == 0)
+		mb_want_change(l);
+}
+
+/*
  * The process did not run for longer than the suspect time (SIGSTOP, a
  * machine that slept, a starved host): by now the others have taken us
  * for dead and closed our view without us.  What waits in our socket is
@@ -159,11 +190,13 @@ mb_woke(struct layer *l)
 }
 
 /*
- * src proposes members s while we are in coord's flush: follow src only
- * if both are of our view and src left coord out, or we suspect coord.
+ * src proposes members s as view id while we are in coord's flush: follow
+ * src if both are of our view and src left coord out, or we suspect
+ * coord, or src merges coord's change into a later one of its own (coord
+ * gives its own up for it, mb_on_flush, and would leave us waiting).
  */
 int
-mb_takes_over(struct layer *l, uint64_t src, uint64_t coord,
+mb_takes_over(struct layer *l, uint64_t src, uint64_t coord, uint64_t id,
     const struct mb_set *s)
 {
 	struct mbrship	*mb = l->state;
@@ -171,6 +204,8 @@ mb_takes_over(struct layer *l, uint64_t src, uint64_t coord,
 	if (mb->state == MB_JOINING)
 		return 0;
 	if (set_has(&mb->suspects, coord))
+		return 1;
+	if (id > mb->flush_id && set_has(s, coord))
 		return 1;
 	return set_has(&mb->view, src) && set_has(&mb->view, coord) &&
 	    !set_has(s, coord);

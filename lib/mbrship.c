@@ -362,9 +362,10 @@ mb_on_flush(struct layer *l, uint64_t src, struct wire_rd *r)
 	 */
 	if (mb->flush_id != 0 && mb->flush_coord != layer_self(l) &&
 	    src != mb->flush_coord) {
-		if (!mb_takes_over(l, src, mb->flush_coord, &s))
+		if (!mb_takes_over(l, src, mb->flush_coord, id, &s))
 			return;
-		set_add(&mb->suspects, mb->flush_coord);
+		if (!set_has(&s, mb->flush_coord))
+			set_add(&mb->suspects, mb->flush_coord);
 	} else if (mb->flush_id != 0 && id < mb->flush_id)
 		return;
 	if (mb->state == MB_CUTTING && src == mb->flush_coord)
@@ -826,7 +827,8 @@ mb_up(struct layer *l, struct to_msg *m)
 		r.left = 0;
 	/*
 	 * A member already in a newer view does not count as heard: if that
-	 * view left us out we suspect it, close our view and are merged back.
+	 * view left us out we suspect it and those with it (mb_apart); left
+	 * alone, we close our view and are merged back.
 	 */
 	if ((type != MB_ALIVE && type != MB_HELLO) || (msg_len(m) >= 9 &&
 	    get64(msg_data(m) + 1) <= ((struct mbrship *)l->state)->view_id))

@@ -218,8 +218,9 @@ void		 mb_check_failures(struct layer *);
 void		 mb_flush_abandon(struct layer *);
 void		 mb_cut_stuck(struct layer *);
 void		 mb_excluded(struct layer *, uint64_t);
+void		 mb_apart(struct layer *, uint64_t, const struct mb_set *);
 void		 mb_woke(struct layer *);
-int		 mb_takes_over(struct layer *, uint64_t, uint64_t,
+int		 mb_takes_over(struct layer *, uint64_t, uint64_t, uint64_t,
 		    const struct mb_set *);
 
 #endif /* TO_MBRSHIP_H */

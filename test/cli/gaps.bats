@@ -17,7 +17,7 @@ slow() {
 	for r in a b d; do
 		wait_for "$r" "joined view"
 	done
-	start_sh tc "$(slow 400) | tocast -g $g -w 4"
+	start_sh tc "$(slow 400) | tocast -g $g -w 4 -v"
 	wait_file "$(out b)" "^20$"
 	bp=$(child b) dp=$(child d)
 	kill -STOP "$bp" "$dp"

@@ -92,8 +92,16 @@ def plan(seed, duration):
 			else:
 				tgt = "h%dr" % h
 			d = 1.5 + rnd.random() * 6.5
-			ev.append((t, "stop %s %s" % (fid, tgt)))
-			ev.append((min(t + d, last), "cont %s" % fid))
+			tgts = [tgt]
+			if rnd.random() < 0.3 and hosts > 2:
+				# two stopped together: woken, they merge with
+				# each other, then with the rest (gaps.bats)
+				tgts.append("h%dr" % rnd.choice([x for x in
+				    range(1, hosts + 1) if "h%dr" % x != tgt]))
+			for k, tg in enumerate(tgts):
+				f = fid + "abc"[k] if k else fid
+				ev.append((t, "stop %s %s" % (f, tg)))
+				ev.append((min(t + d, last), "cont %s" % f))
 		elif kind == "cut":
 			if t < part_free or hosts < 2:
 				continue

@@ -15,7 +15,8 @@
  *  - the group ends in one view that delivers a last burst everywhere.
  *
  * TO_SEED replays one random schedule (of each spec TO_SPECS keeps) with
- * its steps printed; TO_SCHEDULES sets how many per spec.
+ * its steps printed; TO_SCHEDULES sets how many per spec; TO_PAIR replays
+ * one run of two stopped together.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@ struct run {
 	int		 next[SIM_MAX_NODES];	/* per node: next counter */
 	int		 crashed[SIM_MAX_NODES];
 	int		 log;
+	int		 keep, keep_from;	/* keep has all of keep_from's */
 };
 
 static void
@@ -173,6 +175,29 @@ one_name(struct run *r)
 	return ok;
 }
 
+/* Node i delivered every message node k cast, in order, none left out. */
+static int
+has_all_of(struct run *r, int i, int k)
+{
+	const struct sim_node *nd = &r->s->nodes[i];
+	size_t		 j;
+	int		 want = 0, node, c;
+
+	for (j = 0; j < nd->nrecs; j++) {
+		if (nd->recs[j].src != r->s->nodes[k].id)
+			continue;
+		if (sscanf((const char *)nd->recs[j].data, "%d:%d", &node,
+		    &c) != 2 || node != k || c != want)
+			break;
+		want++;
+	}
+	if (want == r->next[k])
+		return 1;
+	printf("# %s node %d: has %d:0..%d of %d:0..%d\n", cur->name, i, k,
+	    want - 1, k, r->next[k] - 1);
+	return 0;
+}
+
 /* The end of every run: one view, everything drained, a last burst, and
  * the logs checked. */
 static int
@@ -199,6 +224,8 @@ finish(struct run *r, const char *what, uint64_t seed)
 	for (i = 0; i < r->s->n; i++)
 		ok &= own_echo(r, i);
 	ok &= one_name(r);
+	if (r->keep != r->keep_from)
+		ok &= has_all_of(r, r->keep, r->keep_from);
 	for (i = 0; i < r->s->n; i++)
 		want[i] = r->s->nodes[i].nrecs + 5;
 	sim_burst(r->s, sim_first_live(r->s), 5,
@@ -271,6 +298,52 @@ run_pause(uint64_t seed, int victim, int stop_ms)
 	    "stopped rank 0" : "stopped receiver", seed);
 }
 
+/*
+ * Two receivers stopped together (gaps.bats): woken, each closes its view
+ * alone, they merge with each other, and then that view of two merges
+ * with the view of two that went on, one of them sending all along.  The
+ * two that were never stopped must stay together: the one that only
+ * receives has every message of the one that sends.  If the stopped two
+ * are the senior view (the lower ids) they run the last merge.  With
+ * split, the stopped two wake apart from the others until they merged.
+ */
+static int
+run_pair(uint64_t seed, int split)
+{
+	struct run	 r;
+	int		 ord[4] = { 0, 1, 2, 3 }, i, j, t;
+	int		 sender[1];
+
+	if (!start(&r, 4, "loss=1%", seed, 0))
+		return 0;
+	for (i = 0; i < 4; i++)		/* by id: the stopped two lowest */
+		for (j = i + 1; j < 4; j++)
+			if (r.s->nodes[ord[j]].id < r.s->nodes[ord[i]].id) {
+				t = ord[i];
+				ord[i] = ord[j];
+				ord[j] = t;
+			}
+	sender[0] = ord[2 + (int)(seed % 2)];	/* either of the other two */
+	stream(&r, sender, 1, 100);
+	sim_freeze(r.s, ord[0], 1);
+	sim_freeze(r.s, ord[1], 1);
+	stream(&r, sender, 1, 4 * PAUSE_SUSPECT);
+	if (split)
+		sim_partition(r.s, ord, 2, ord + 2, 2, 1);
+	sim_freeze(r.s, ord[0], 0);
+	if (!split)
+		sim_run(r.s, NULL, NULL, (seed / 2 % 12) * MS);
+	sim_freeze(r.s, ord[1], 0);
+	stream(&r, sender, 1, split ? 3 * PAUSE_SUSPECT : 20);
+	if (split)
+		sim_partition(r.s, ord, 2, ord + 2, 2, 0);
+	stream(&r, sender, 1, 3 * PAUSE_SUSPECT);
+	r.keep = ord[3 - (int)(seed % 2)];	/* the other of the two */
+	r.keep_from = sender[0];
+	return finish(&r, split ? "two stopped, woken apart" :
+	    "two stopped together", seed);
+}
+
 /* Seeded schedules: streams from two or three senders, with stops,
  * crashes, partitions and heals overlapping. */
 static int
@@ -321,10 +394,15 @@ run_spec(uint64_t n)
 	failed += !run_pause(2, 1, 3 * PAUSE_SUSPECT);	/* a receiver */
 	failed += !run_pause(3, 0, 3 * PAUSE_SUSPECT);	/* rank 0 */
 	failed += !run_pause(4, 2, 3 * PAUSE_SUSPECT / 2);	/* just past */
+	for (seed = 1; seed <= 24; seed++) {
+		failed += !run_pair(seed, 0);
+		failed += !run_pair(seed, 1);
+	}
 	for (seed = 1; seed <= n; seed++)
 		failed += !run_schedule(seed, 0);
-	printf("# %s: 4 pauses and %llu schedules, %llu failed\n", cur->name,
-	    (unsigned long long)n, (unsigned long long)failed);
+	printf("# %s: 4 pauses, 48 of two stopped and %llu schedules, %llu "
+	    "failed\n", cur->name, (unsigned long long)n,
+	    (unsigned long long)failed);
 	return failed;
 }
 
@@ -340,6 +418,10 @@ main(void)
 		cur = &specs[i];
 		spec_config(cur, &cur_cfg);
 		cur_cfg.suspect_ms = PAUSE_SUSPECT;
+		if ((env = getenv("TO_PAIR")) != NULL) {
+			CHECK(run_pair(strtoull(env, NULL, 10), 0));
+			continue;
+		}
 		if ((env = getenv("TO_SEED")) != NULL) {
 			CHECK(run_schedule(strtoull(env, NULL, 10), 1));
 			continue;
