@@ -15,7 +15,7 @@ mkdir -p "$DIR" || exit 2
 # one SEED: run it bounded, print its verdict line.
 one() {
 	local s=$1 d=$DIR/$1 dur rc t0
-	dur=${DURATION:-$((60 + s % 61))}
+	dur=${DURATION:-$((45 + s % 46))}
 	rm -rf "$d"
 	t0=$SECONDS
 	DURATION=$dur timeout -k 10 $((dur + 400)) "$here/soak.sh" "$s" "$d" \

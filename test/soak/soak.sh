@@ -20,7 +20,7 @@
 # mounted at /sys/fs/cgroup/cpu, else cgroup v2 cpu.max under
 # /sys/fs/cgroup; without either it is skipped (and logged so).
 #
-# Environment: DURATION (seconds of faults, default 60 + SEED % 61),
+# Environment: DURATION (seconds of faults, default 45 + SEED % 46),
 # MARKS (seconds of markers, 5), PROTO, PACK, TRANSPORT, HOSTS, SENDERS,
 # FAULTS (comma list of kill,stop,cut,loss,starve), RATE (mean seconds
 # between faults, 2.5): see soakaux.py plan.  PLANFILE: a hand-written
@@ -45,7 +45,7 @@ AUX="python3 $here/soakaux.py"
 SEED=$1
 OUT=$2
 [[ $SEED =~ ^[0-9]+$ ]] || { echo "soak: seed: $SEED" >&2; exit 64; }
-DURATION=${DURATION:-$((60 + SEED % 61))}
+DURATION=${DURATION:-$((45 + SEED % 46))}
 MARKS=${MARKS:-5}
 mkdir -p "$OUT" || exit 2
 OUT=$(cd "$OUT" && pwd)
