@@ -177,8 +177,8 @@ net: $(BIN)
 
 # Fault soak over real processes in network namespaces (test/soak/README):
 # root only.  SEEDS seeds from SEED0, JOBS at a time (at most 2 on 2 cores),
-# each with DURATION seconds of faults (default 45 + seed % 46, 45-90 s); a failing
-# run is kept in SOAKDIR/SEED.  soak-short is the slice for CI.
+# each with DURATION seconds of faults (default 45 + seed % 46: 45-90 s); a
+# failing run is kept in SOAKDIR/SEED.  soak-short is the slice for CI.
 SEEDS   = 10
 SEED0   = 1
 JOBS    = 1
