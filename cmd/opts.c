@@ -1153,6 +1153,22 @@ opts_out_cut(const struct opts_out *out)
 	return 1;
 }
 
+const char *
+opts_out_end(struct opts_out *out, int signalled, int stalled, uint64_t stall)
+{
+	uint64_t until = UINT64_MAX;
+
+	if (signalled)
+		until = 0;
+	else if (stalled)
+		until = to_now() + stall;
+	if (opts_out_flush(out, until) == -1)
+		return errno == EPIPE ? NULL : strerror(errno);
+	if (opts_out_cut(out))
+		return "a record cut short";
+	return NULL;
+}
+
 /* After poll(2): a reader that is gone is EPIPE, a closed stdout EBADF. */
 int
 opts_out_event(struct opts_out *out, short revents)

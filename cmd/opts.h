@@ -165,6 +165,13 @@ int	 opts_out_event(struct opts_out *, short revents);
 int	 opts_out_flush(struct opts_out *, uint64_t until);
 /* A record cut short, after the flush at exit: say so, return 1. */
 int	 opts_out_cut(const struct opts_out *);
+/*
+ * At exit: flush, waiting for stdout no longer than a signal (not at all)
+ * or a stall (--stall) allows; NULL, or what went wrong (a reader gone
+ * is not wrong).
+ */
+const char *opts_out_end(struct opts_out *, int signalled, int stalled,
+	    uint64_t stall);
 void	 opts_out_fini(struct opts_out *);
 /* Pause or resume g for what is pending; never pauses unless may_pause
  * (a member that leaves must be let go). */

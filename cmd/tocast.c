@@ -575,20 +575,13 @@ tocast_init(struct tocast *tc)
 static int
 tocast_finish(struct tocast *tc)
 {
-	uint64_t until = UINT64_MAX;
+	const char	*e;
 
-	if (tc->signalled)
-		until = 0;
-	else if (tc->stalled)
-		until = to_now() + tc->o.stall;
 	opts_stats(&tc->o, tc->g);
 	to_close(tc->g);
-	if (tc->outok && opts_out_flush(&tc->out, until) == -1) {
-		if (errno != EPIPE)
-			tocast_stop(tc, EX_IOERR, "stdout: %s",
-			    strerror(errno));
-	} else if (tc->outok && opts_out_cut(&tc->out))
-		tocast_stop(tc, EX_IOERR, "stdout: a record cut short");
+	if (tc->outok && (e = opts_out_end(&tc->out, tc->signalled,
+	    tc->stalled, tc->o.stall)) != NULL)
+		tocast_stop(tc, EX_IOERR, "stdout: %s", e);
 	if (tc->o.echo)
 		opts_out_fini(&tc->out);
 	opts_verbose(&tc->o, "sent %" PRIu64 " records", tc->sent);

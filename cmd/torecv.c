@@ -393,20 +393,13 @@ torecv_init(struct torecv *tr)
 static int
 torecv_finish(struct torecv *tr)
 {
-	uint64_t until = UINT64_MAX;
+	const char	*e;
 
-	if (tr->signalled)
-		until = 0;
-	else if (tr->stalled)
-		until = to_now() + tr->o.stall;
 	opts_stats(&tr->o, tr->g);
 	to_close(tr->g);
-	if (tr->outok && opts_out_flush(&tr->out, until) == -1) {
-		if (errno != EPIPE)
-			torecv_stop(tr, EX_IOERR, "stdout: %s",
-			    strerror(errno));
-	} else if (tr->outok && opts_out_cut(&tr->out))
-		torecv_stop(tr, EX_IOERR, "stdout: a record cut short");
+	if (tr->outok && (e = opts_out_end(&tr->out, tr->signalled,
+	    tr->stalled, tr->o.stall)) != NULL)
+		torecv_stop(tr, EX_IOERR, "stdout: %s", e);
 	opts_out_fini(&tr->out);
 	if (tr->status != EX_OK && tr->why[0] != '\0')
 		warnx("%s", tr->why);
