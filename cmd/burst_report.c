@@ -479,10 +479,108 @@ burst_have_gnuplot(void)
 
 /* A line of the figures: the rows of one mode and kind with one key. */
 struct series {
-	char	 key[96];
-	int	 mode, rate;
-	int	 used;
+	char		 key[96];
+	int		 mode, rate;
+	const char	*look;		/* its protocol's colour and points */
+	const char	*dash;		/* its packing's dash type */
+	double		 lw;		/* its size's line width */
 };
+
+/*
+ * How a line looks, fixed by name, so that a protocol has one colour and
+ * one point type, and a packing one dash type, in every panel of every
+ * figure.  The colours are Okabe and Ito's, which the colour blind tell
+ * apart; raw, the limit of the others, is black.  A name not in a table
+ * (a delay such as 1ms, a protocol added later) takes the spares in
+ * turn, in the order the command line lists such names: distinct within
+ * a figure, and the same for the same -p or --pack.
+ */
+struct look {
+	const char	*name;
+	const char	*style;		/* gnuplot's words for it */
+};
+
+struct looks {
+	const struct look	*known;		/* ends with a NULL name */
+	const char *const	*spare;
+	size_t			 nspare;
+};
+
+static const struct look proto_known[] = {
+	{ BURST_RAW,	"lc rgb '#000000' pt 3" },	/* star */
+	{ "totem",	"lc rgb '#0072b2' pt 5" },	/* square */
+	{ "tomfc",	"lc rgb '#56b4e9' pt 9" },	/* triangle */
+	{ "total",	"lc rgb '#009e73' pt 7" },	/* circle */
+	{ "dynord",	"lc rgb '#e69f00' pt 11" },	/* triangle down */
+	{ "dynseq",	"lc rgb '#d55e00' pt 13" },	/* diamond */
+	{ "dysfc",	"lc rgb '#cc79a7' pt 15" },	/* pentagon */
+	{ NULL,		NULL },
+};
+
+static const char *const proto_spare[] = {
+	"lc rgb '#7f7f7f' pt 1", "lc rgb '#8c510a' pt 2",
+	"lc rgb '#bcbd22' pt 4", "lc rgb '#6a3d9a' pt 6",
+};
+
+/* Without --pack, or with one packing, every line is solid. */
+static const struct look pack_known[] = {
+	{ "adaptive",	"dt 1" },	/* solid */
+	{ "off",	"dt 2" },	/* dashed */
+	{ "default",	"dt 4" },	/* dash and dot: each protocol's own */
+	{ NULL,		NULL },
+};
+
+/* the delays: dotted, then patterns of their own */
+static const char *const pack_spare[] = {
+	"dt 3", "dt 5", "dt (2,6)", "dt (12,4,2,4,2,4)",
+};
+
+static const struct looks proto_looks = { proto_known, proto_spare,
+	sizeof(proto_spare) / sizeof(proto_spare[0]) };
+static const struct looks pack_looks = { pack_known, pack_spare,
+	sizeof(pack_spare) / sizeof(pack_spare[0]) };
+
+static const char *
+look_find(const struct look *l, const char *name)
+{
+	for (; l->name != NULL; l++)
+		if (strcmp(l->name, name) == 0)
+			return l->style;
+	return NULL;
+}
+
+/* name's style; run lists the names of the command line (NULL: default). */
+static const char *
+look_up(const struct looks *ls, const char *name, const char *const *run,
+    size_t nrun)
+{
+	const char	*style, *r;
+	size_t		 k, nth = 0;
+
+	if ((style = look_find(ls->known, name)) != NULL)
+		return style;
+	for (k = 0; k < nrun; k++) {
+		r = run[k] != NULL ? run[k] : "default";
+		if (strcmp(r, name) == 0)
+			break;
+		nth += look_find(ls->known, r) == NULL;
+	}
+	return ls->spare[nth % ls->nspare];
+}
+
+/* Whether a series' key names its packing: raw has none. */
+static int
+key_pack(const struct burst_conf *c, const struct burst_row *r)
+{
+	return c->npacks > 1 && strcmp(r->proto, BURST_RAW) != 0;
+}
+
+/* Whether it names its size: several, and x is not the size. */
+static int
+key_size(const struct burst_conf *c, const struct burst_row *r)
+{
+	return c->nsizes > 1 && (r->cell.rate == 0 || c->nrates > 1);
+}
 
 static void
 series_key(const struct burst_conf *c, const struct burst_row *r, char *buf,
@@ -491,13 +589,34 @@ series_key(const struct burst_conf *c, const struct burst_row *r, char *buf,
 	size_t	 n;
 
 	n = snprintf(buf, len, "%s", r->proto);
-	if (c->npacks > 1 && n < len)
+	if (key_pack(c, r) && n < len)
 		n += snprintf(buf + n, len - n, " pack=%s",
 		    r->pack ? r->pack : "default");
-	if (c->nsizes > 1 && (r->cell.rate == 0 || c->nrates > 1) && n < len)
+	if (key_size(c, r) && n < len)
 		n += snprintf(buf + n, len - n, " s=%" PRIu32, r->cell.size);
 	if (r->cell.rate != 0 && c->nrates == 1 && c->nsizes == 1 && n < len)
 		snprintf(buf + n, len - n, " rate=%" PRIu32, r->cell.rate);
+}
+
+/*
+ * The look of the series of row r.  Sizes, when the key names them, are
+ * told apart by width: the later in -s, the wider, in four steps.
+ */
+static void
+series_look(const struct burst_conf *c, const struct burst_row *r,
+    struct series *s)
+{
+	const char	*pack = r->pack != NULL ? r->pack : "default";
+	size_t		 i;
+
+	s->look = look_up(&proto_looks, r->proto, c->protos, c->nprotos);
+	s->dash = key_pack(c, r) ?
+	    look_up(&pack_looks, pack, c->packs, c->npacks) : "dt 1";
+	s->lw = 2;
+	if (key_size(c, r))
+		for (i = 0; i < c->nsizes; i++)
+			if (c->sizes[i] == r->cell.size)
+				s->lw += i % 4;
 }
 
 /* x of a row: m for bursts, the rate or (one rate) the size for loads. */
@@ -528,6 +647,7 @@ plot_data(FILE *f, const struct burst_conf *c, struct series *s)
 			snprintf(s[n].key, sizeof(s[n].key), "%s", key);
 			s[n].mode = rows[k].cell.mode;
 			s[n].rate = rows[k].cell.rate != 0;
+			series_look(c, &rows[k], &s[n]);
 			n++;
 		}
 	}
@@ -567,13 +687,14 @@ plot_panel(FILE *f, const struct series *s, size_t n, int mode, int rate,
 	for (i = 0; i < n; i++) {
 		if (s[i].mode != mode || s[i].rate != rate)
 			continue;
-		/* one linetype, so one colour, per series everywhere */
-		fprintf(f, "%s$s%zu using 1:%d with linespoints lt %zu pt 7 "
-		    "ps 0.5 title \"%s\"", sep, i, col, i + 1, s[i].key);
+		fprintf(f, "%s$s%zu using 1:%d with linespoints %s %s lw %g "
+		    "ps 0.8 title \"%s\"", sep, i, col, s[i].look, s[i].dash,
+		    s[i].lw, s[i].key);
+		/* p99: its series' colour, points and dash, half as wide */
 		if (rate && col == 3)
-			fprintf(f, ", $s%zu using 1:4 with linespoints lt %zu "
-			    "pt 7 ps 0.5 dt 2 title \"%s p99\"", i, i + 1,
-			    s[i].key);
+			fprintf(f, ", $s%zu using 1:4 with linespoints %s %s "
+			    "lw %g ps 0.4 title \"%s p99\"", i, s[i].look,
+			    s[i].dash, s[i].lw / 2, s[i].key);
 		sep = ", ";
 	}
 	fputc('\n', f);
@@ -593,11 +714,12 @@ plot_script(FILE *f, const struct burst_conf *c)
 	for (i = 0; i < n; i++)
 		if (!have[s[i].rate][s[i].mode]++)
 			nrow++;
-	fprintf(f, "set terminal svg size 1500,%d dynamic noenhanced "
-	    "font 'sans,11' background '#ffffff'\n", 380 * nrow);
+	/* wide enough for a key beside each panel, off the lines */
+	fprintf(f, "set terminal svg size 2100,%d dynamic noenhanced "
+	    "font 'sans,11' background '#ffffff'\n", 400 * nrow);
 	fprintf(f, "set multiplot layout %d,3 title \"toburst: %" PRIu32
-	    " members\"\nset logscale xy\nset grid\nset key left top "
-	    "font ',9'\n", nrow, c->members);
+	    " members\"\nset logscale xy\nset grid\nset key outside right "
+	    "top font ',9'\n", nrow, c->members);
 	for (rate = 0; rate < 2; rate++)
 		for (mode = 1; mode <= 2; mode++) {
 			if (!have[rate][mode])
@@ -618,9 +740,7 @@ plot_script(FILE *f, const struct burst_conf *c)
 			fprintf(f, "set ylabel \"datagrams sent per message\"\n"
 			    "set title \"datagrams per message (all members), "
 			    "%s\"\n", who);
-			fputs("set key left bottom\n", f);
 			plot_panel(f, s, n, mode, rate, 5);
-			fputs("set key left top\n", f);
 		}
 	fputs("unset multiplot\n", f);
 	free(s);

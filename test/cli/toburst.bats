@@ -214,3 +214,76 @@ bad() {
 	grep -q '<svg' "$BATS_TEST_TMPDIR/f.svg"
 	grep -q 'round latency, one member sends' "$BATS_TEST_TMPDIR/f.svg"
 }
+
+# plot_check: stdin is the gnuplot script of --plot; checks that a
+# protocol has one colour and one point type in every panel, a packing
+# one dash type, that distinct ones differ, that a p99 line has its
+# series' colour, a thinner line and a title of its own, and that every
+# key is outside the data.  Prints protocol=colour for each protocol.
+plot_check() {
+	# the $s of gnuplot's data blocks is for python, not the shell
+	# shellcheck disable=SC2016
+	python3 -c 'import re, sys
+script = sys.stdin.read()
+keys = re.findall(r"^set key.*$", script, re.M)
+assert keys and all("outside" in k for k in keys), keys
+clause = re.compile(r"\$s\d+ using 1:(\d) with \w+ (.*?) title \"([^\"]*)\"")
+def look(st, word):	# the value after word in a plot clause
+	m = re.search(word + r" (\S+)", st)
+	return m.group(1) if m else None
+color, point, dash, width = {}, {}, {}, {}
+p99 = 0
+for line in re.findall(r"^plot .*$", script, re.M):
+	for col, st, title in clause.findall(line):
+		words = title.split()
+		proto = words[0]
+		pack = [w[5:] for w in words if w.startswith("pack=")]
+		c, pt, dt, lw = (look(st, w) for w in ("rgb", "pt", "dt", "lw"))
+		assert c and pt and dt and lw, (title, st)
+		color.setdefault(proto, set()).add(c)
+		base = title[:-4] if title.endswith(" p99") else title
+		if col == "4":
+			assert title.endswith(" p99"), title
+			assert float(lw) < width[base], (title, lw, width[base])
+			p99 += 1
+			continue
+		width[base] = float(lw)
+		point.setdefault(proto, set()).add(pt)
+		if pack:
+			dash.setdefault(pack[0], set()).add(dt)
+for m in (color, point, dash):
+	assert all(len(v) == 1 for v in m.values()), m
+	one = [v.pop() for v in m.values()]
+	assert len(set(one)) == len(one), m
+	m.update(zip(m, one))
+assert len(color) >= 2, color
+assert len(dash) >= 2 or "pack=" not in script, dash
+if "early latency" in script:
+	assert p99 > 0, "no p99 line"
+for p in sorted(color):
+	print(p + "=" + color[p])'
+}
+
+@test "toburst --plot: a look per protocol and per packing, keys outside" {
+	local bin=$BATS_TEST_TMPDIR/bin gp=$BATS_TEST_TMPDIR/f.gp a b
+
+	# a gnuplot that keeps the script it is given, as the "SVG"
+	mkdir "$bin"
+	printf '#!/bin/sh\nexec cat\n' >"$bin/gnuplot"
+	chmod +x "$bin/gnuplot"
+	run -0 --separate-stderr env PATH="$bin:$PATH" timeout 60 toburst \
+	    --local 3 --rate 100,400 --duration 0.1 -p totem,dysfc \
+	    --pack off,adaptive --all --one -o tsv --plot "$gp"
+	[ "${#lines[@]}" -eq 17 ]
+	a=$(plot_check <"$gp")
+	if command -v gnuplot >/dev/null; then
+		gnuplot <"$gp" >"$BATS_TEST_TMPDIR/f.svg"
+		grep -q '<svg' "$BATS_TEST_TMPDIR/f.svg"
+		grep -q 'dysfc pack=adaptive p99' "$BATS_TEST_TMPDIR/f.svg"
+	fi
+	# the same colour in another figure, whatever else is in it
+	run -0 --separate-stderr env PATH="$bin:$PATH" timeout 60 toburst \
+	    --local 3 -m 1 -r 1 -p raw,dysfc --one -o tsv --plot "$gp"
+	b=$(plot_check <"$gp")
+	[ "$(grep dysfc= <<<"$a")" = "$(grep dysfc= <<<"$b")" ]
+}
