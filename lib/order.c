@@ -404,7 +404,7 @@ order_place(struct order *o, struct to_msg *u, uint64_t sender,
  * always consecutive, and any that it shows name one message everywhere.
  */
 static void
-order_heap_drain(struct order *o)
+order_heap_drain(struct order *o, int alone)
 {
 	struct ord_msg	 e;
 
@@ -412,9 +412,11 @@ order_heap_drain(struct order *o)
 		e = heap_pop(o);
 		if (e.pos > o->gseq + 1)
 			o->unnumbered = 1;	/* past a hole: see below */
-		if (e.pos <= o->gseq)
+		if (e.pos <= o->gseq || (alone && o->unnumbered)) {
+			if (e.pos > o->gseq)	/* alone: see order_view */
+				layer_stats(o->l)->unordered_gaps++;
 			msg_free(e.m);
-		else
+		} else
 			order_deliver_at(o, e.m, e.sender, e.sseq, e.pos);
 	}
 	o->unnumbered = 0;
@@ -710,7 +712,7 @@ order_cmp_rank(const void *a, const void *b, void *arg)
  * member that goes on with the sender, which obtains the cut.
  */
 static void
-order_deliver_unordered(struct order *o)
+order_deliver_unordered(struct order *o, int alone)
 {
 	struct ord_queue *q = &o->unordered;
 	struct ord_msg	*all, *e;
@@ -731,6 +733,11 @@ order_deliver_unordered(struct order *o)
 	o->unnumbered = 1;
 	for (i = 0; i < n; i++) {
 		last = order_last(o, all[i].sender);
+		if (alone && all[i].sender != layer_self(o->l)) {
+			layer_stats(o->l)->unordered_gaps++;
+			msg_free(all[i].m);
+			continue;
+		}
 		if (last != NULL && *last != 0 && all[i].sseq > *last + 1) {
 			/* a gap: the sender's side went on without us */
 			layer_stats(o->l)->unordered_gaps++;
@@ -800,17 +807,30 @@ order_adopt(struct order *o, const struct to_view *v)
 	return 0;
 }
 
+/*
+ * The view closes.  A member that goes on alone from a view of others was
+ * cut off (stopped, starved, excluded): the others go on ordering what it
+ * holds unordered, or past a hole, and may put it anywhere after what it
+ * delivered, its own casts among the rest.  So it delivers only its own,
+ * in their order, after the last message it delivered numbered: every
+ * message it delivered is before them everywhere (a member delivers a
+ * place only when it knows every place before it), and nothing else it
+ * delivers can be in another order elsewhere.  The rest are missing here,
+ * as its "cut off alone" line says.
+ */
 static void
 order_view(struct order *o, struct event *e)
 {
 	struct ord_queue held;
 	struct ord_msg	*p;
-	int		 in_view = 0;
+	int		 in_view = 0, alone;
 	uint32_t	 i;
 
-	order_heap_drain(o);
+	alone = o->have_view && o->view.n > 1 && e->view->n == 1 &&
+	    e->view->members[0] == layer_self(o->l);
+	order_heap_drain(o, alone);
 	order_keep_pending(o);
-	order_deliver_unordered(o);
+	order_deliver_unordered(o, alone);
 	if (e->adopt_state && e->view_state_len >= 8)
 		o->gseq = get64(e->view_state);
 	put64(e->view_state, o->gseq);

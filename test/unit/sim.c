@@ -319,7 +319,7 @@ sim_next(struct sim *s)
 
 	for (i = 0; i < s->n; i++) {
 		if (!s->nodes[i].alive || s->nodes[i].stack == NULL ||
-		    s->nodes[i].frozen)
+		    s->nodes[i].frozen || s->nodes[i].starved)
 			continue;
 		w = stack_next_wake(s->nodes[i].stack);
 		if (w != 0 && (t == 0 || w < t))
@@ -394,8 +394,15 @@ sim_step(struct sim *s)
 		free(d);
 	}
 	for (i = 0; i < s->n; i++)
-		if (s->nodes[i].alive && !s->nodes[i].frozen)
+		if (s->nodes[i].alive && !s->nodes[i].frozen &&
+		    !s->nodes[i].starved)
 			stack_run_timers(s->nodes[i].stack);
+}
+
+void
+sim_starve(struct sim *s, int i, int starved)
+{
+	s->nodes[i].starved = starved;
 }
 
 int

@@ -49,6 +49,7 @@ struct sim_node {
 	int		 vlog;		/* its log in sim->verify */
 	/* sim_freeze: stopped (SIGSTOP): no timers, datagrams wait */
 	int		 frozen;
+	int		 starved;	/* sim_starve: input runs, timers not */
 	struct sim_dgram *bl_head, *bl_tail;	/* its socket's backlog */
 	size_t		 bl_bytes;
 };
@@ -98,6 +99,12 @@ uint64_t	 sim_random(struct sim *);
  * backlog at once, its clock jumped forward, its timers all late.
  */
 void		 sim_freeze(struct sim *, int i, int frozen);
+/*
+ * Starve node i (1) as a host short of CPU does at its worst: what
+ * reaches it is taken in as it comes, but its timers (ALIVE, NAK's
+ * loopback of its own casts, retries) do not fire until it is let go (0).
+ */
+void		 sim_starve(struct sim *, int i, int starved);
 /* Cast count messages "node:k" at node, k from *next on. */
 void		 sim_burst(struct sim *, int node, int count, int *next);
 /* Node i is live (s->live); the first live node, or 0. */

@@ -344,6 +344,58 @@ run_pair(uint64_t seed, int split)
 	    "two stopped together", seed);
 }
 
+/*
+ * Every member sends, and one is stopped in the middle of it, holding
+ * units of the others that the group has not yet ordered (the soak's seed
+ * 1026: a starved tocast).  Alone, it must not deliver those in an order
+ * of its own: the others order them, and its log would disagree with
+ * theirs on two messages both deliver.
+ */
+static int
+run_mid(uint64_t seed)
+{
+	struct run	 r;
+	int		 senders[] = { 0, 1, 2 }, victim = (int)(seed % 3);
+	int		 t;
+
+	if (!start(&r, 3, "loss=1%", seed, 0))
+		return 0;
+	stream(&r, senders, 3, 100);
+	for (t = 0; t < (int)(seed % 7); t++) {
+		sim_burst(r.s, (int)((seed + t) % 3), 4,
+		    &r.next[(seed + t) % 3]);
+		sim_run(r.s, NULL, NULL, MS / 4);
+	}
+	sim_freeze(r.s, victim, 1);
+	stream(&r, senders, 3, 3 * PAUSE_SUSPECT);
+	sim_freeze(r.s, victim, 0);
+	stream(&r, senders, 3, 150);
+	return finish(&r, "stopped mid-order", seed);
+}
+
+/*
+ * A sender starved (the soak's seed 1026, a tocast in a cgroup at 6% of a
+ * CPU): it takes in what comes but its timers are late, so its own casts,
+ * sent with their place in the order, are not yet looped back to it when
+ * the others' next ones, placed after them, come in.  The group excludes
+ * it; alone, it must not deliver those next ones before its own.
+ */
+static int
+run_starve(uint64_t seed)
+{
+	struct run	 r;
+	int		 senders[] = { 0, 1, 2 }, victim = (int)(seed % 3);
+
+	if (!start(&r, 3, "loss=1%", seed, 0))
+		return 0;
+	stream(&r, senders, 3, 100 + (int)(seed % 5));
+	sim_starve(r.s, victim, 1);
+	stream(&r, senders, 3, 4 * PAUSE_SUSPECT);
+	sim_starve(r.s, victim, 0);
+	stream(&r, senders, 3, 150);
+	return finish(&r, "starved sender", seed);
+}
+
 /* Seeded schedules: streams from two or three senders, with stops,
  * crashes, partitions and heals overlapping. */
 static int
@@ -395,6 +447,8 @@ run_spec(uint64_t n)
 	failed += !run_pause(3, 0, 3 * PAUSE_SUSPECT);	/* rank 0 */
 	failed += !run_pause(4, 2, 3 * PAUSE_SUSPECT / 2);	/* just past */
 	for (seed = 1; seed <= 24; seed++) {
+		failed += !run_mid(seed);
+		failed += !run_starve(seed);
 		failed += !run_pair(seed, 0);
 		failed += !run_pair(seed, 1);
 	}
