@@ -30,7 +30,7 @@
  * Failure detection (mb_fail.c): every member sends ALIVE each fifth of
  * the suspect timeout; the silent are suspected; the coordinator is the
  * lowest rank not suspected, so a successor takes over with no messages.
- * The coordinator's side of a change is in mb_change.c.
+ * The coordinator's side of a change is in mb_coord.c.
  *
  * Deviations: joins are batched for MB_CHANGE_DELAY; a partition's sides
  * each go on with their own view and merge when they hear each other's

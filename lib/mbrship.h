@@ -1,6 +1,6 @@
 /*
  * mbrship.h: what the files of the MBRSHIP layer share (mbrship.c: the
- * layer, its messages and a member's side of a view change; mb_change.c:
+ * layer, its messages and a member's side of a view change; mb_coord.c:
  * the coordinator's side; mb_fail.c: failure detection).  Not a public
  * interface: see mbrship.c for what the layer guarantees.
  */
@@ -192,7 +192,7 @@ void		 mb_release_late(struct layer *, const struct cut *);
 void		 mb_cut_done(struct layer *);
 void		 mb_rearm(struct layer *);
 
-/* mb_change.c: the coordinator's side */
+/* mb_coord.c: the coordinator's side */
 void		 mb_want_change(struct layer *);
 void		 mb_change_begin(struct layer *, uint64_t,
 		    const struct mb_set *);
