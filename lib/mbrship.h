@@ -1,8 +1,9 @@
 /*
  * mbrship.h: what the files of the MBRSHIP layer share (mbrship.c: the
- * layer, its messages and a member's side of a view change; mb_change.c:
- * the coordinator's side; mb_fail.c: failure detection).  Not a public
- * interface: see mbrship.c for what the layer guarantees.
+ * layer's entry points; mb_wire.c: its control messages; mb_member.c: a
+ * member's side of a view change; mb_coord.c: the coordinator's side;
+ * mb_fail.c: failure detection).  Not a public interface: see mbrship.c
+ * for what the layer guarantees.
  */
 #ifndef TO_MBRSHIP_H
 #define TO_MBRSHIP_H
@@ -164,9 +165,13 @@ set_index(const struct mb_set *s, uint64_t id)
 	return -1;
 }
 
-/* mbrship.c: the layer, control messages, a member's side */
+/* mbrship.c: the layer's entry points */
 uint64_t	 mb_coord(const struct mbrship *);
 int		 mb_is_coord(struct layer *);
+void		 mb_gone(struct layer *);
+void		 mb_rearm(struct layer *);
+
+/* mb_wire.c: the control messages */
 struct to_msg	*mb_msg(size_t, struct wire_wr *);
 void		 mb_send(struct layer *, struct to_msg *, struct wire_wr *,
 		    uint64_t);
@@ -175,24 +180,26 @@ int		 mb_get_set(struct wire_rd *, struct mb_set *);
 void		 mb_send_simple(struct layer *, enum mb_type, uint64_t);
 void		 mb_send_setmsg(struct layer *, enum mb_type, uint64_t,
 		    const struct mb_set *, uint64_t);
-void		 mb_send_flush_ok(struct layer *);
-void		 mb_send_view(struct layer *, uint64_t);
-void		 mb_send_hello(struct layer *);
 int		 mb_get_proto(struct wire_rd *, const struct mbrship *, char *,
 		    size_t);
+void		 mb_send_join(struct layer *);
+void		 mb_send_hello(struct layer *);
+void		 mb_send_flush_ok(struct layer *);
+void		 mb_send_view(struct layer *, uint64_t);
+int		 mb_read_start(struct wire_rd *, struct cut *);
+
+/* mb_member.c: a member's side of a view change */
 void		 mb_flush_start(struct layer *, uint64_t, uint64_t);
 void		 mb_on_flush(struct layer *, uint64_t, struct wire_rd *);
 void		 mb_on_view(struct layer *, uint64_t, struct wire_rd *);
-int		 mb_read_start(struct wire_rd *, struct cut *);
 void		 mb_release_future(struct layer *);
 void		 mb_install(struct layer *);
 void		 mb_install_alone(struct layer *, uint64_t);
-void		 mb_gone(struct layer *);
-void		 mb_release_late(struct layer *, const struct cut *);
 void		 mb_cut_done(struct layer *);
-void		 mb_rearm(struct layer *);
+void		 mb_release_late(struct layer *, const struct cut *);
+void		 mb_up_data(struct layer *, struct to_msg *);
 
-/* mb_change.c: the coordinator's side */
+/* mb_coord.c: the coordinator's side */
 void		 mb_want_change(struct layer *);
 void		 mb_change_begin(struct layer *, uint64_t,
 		    const struct mb_set *);

@@ -1,5 +1,6 @@
 /*
- * test_nak.c: unit tests for lib/nak.c, the NAK layer.
+ * test_nak.c: unit tests for the NAK layer (lib/nak.c, nak_repair.c,
+ * nak_stable.c, nak_view.c).
  *
  * Groups of "nak:com" stacks in the simulation: every node casts
  * broadcasts and point-to-point messages whose payload names the sender,

@@ -1,5 +1,5 @@
 /*
- * mb_change.c: the coordinator's side of a view change (see mbrship.c):
+ * mb_coord.c: the coordinator's side of a view change (see mbrship.c):
  * FLUSH to the members of the new view, their FLUSH_OKs gathered into a
  * cut per previous view, the cut obtained, the view installed and
  * announced, restarted without members that stay silent.
