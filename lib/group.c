@@ -355,7 +355,7 @@ to_process(struct to_group *g)
 const char *
 to_error(struct to_group *g)
 {
-	return g->error != 0 ? g->why : NULL;
+	return g->error != 0 && g->why[0] != '\0' ? g->why : NULL;
 }
 
 int
