@@ -134,6 +134,8 @@ struct layer_ops {
 	const char	*name;
 	const char	*about;		/* one line, for -p list */
 	size_t		 hdr_len;	/* most bytes it pushes: for headroom */
+	unsigned	 flags;
+#define LAYER_ORDER	0x01	/* an ordering protocol, which -p names */
 	int		(*init)(struct layer *);	/* -1 with errno */
 	void		(*fini)(struct layer *);
 	int		(*down)(struct layer *, struct to_msg *);
@@ -179,9 +181,12 @@ const struct to_config *layer_config(const struct layer *);
 struct to_stats	*layer_stats(struct layer *);
 struct transport *layer_transport(struct layer *);
 
-/* Every known layer; stack specs name them. */
+/* Every known layer, NULL-ended; stack specs name them. */
 const struct layer_ops *layer_lookup(const char *name);
 extern const struct layer_ops *const layer_table[];
+/* The names of its ordering protocols (LAYER_ORDER), in its order,
+ * NULL-ended: to_protocols(). */
+const char *const *layer_protocols(void);
 
 /* --- transports ------------------------------------------------------ */
 
