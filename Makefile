@@ -7,7 +7,9 @@ LIBOBJ = $(LIBSRC:.c=.o)
 LIBHDR = $(wildcard lib/*.h)
 
 BIN    = cmd/tocast cmd/torecv cmd/toburst cmd/toview
-CMDCOM = cmd/opts.o
+# what the four tools share: options, a member, the poll loop, the gaps
+# in a stream, stdout
+CMDCOM = cmd/opts.o cmd/member.o cmd/loop.o cmd/gaps.o cmd/out.o
 # toburst is cmd/toburst.c and these
 BURSTOBJ = cmd/burst_member.o cmd/burst_wire.o cmd/burst_report.o \
 	   cmd/burst_launch.o cmd/burst_raw.o
@@ -37,8 +39,8 @@ FUZZSRC   = $(sort $(wildcard test/fuzz/fuzz_*.c))
 FUZZ      = $(FUZZSRC:test/fuzz/%.c=$(FUZZDIR)/%)
 FUZZLIB   = $(FUZZDIR)/libto.a
 FUZZOBJ   = $(LIBSRC:%.c=$(FUZZDIR)/%.o)
-# cmd/opts.c for fuzz_opts: its exits come back to the harness, and it
-# prints no usage.
+# cmd/opts.c for fuzz_opts, and member.c, which reads -k's key file: their
+# exits come back to the harness, they print no usage and open no file.
 FUZZOPTS  = -Derr=fuzz_err -Derrx=fuzz_errx -Dwarn=fuzz_warn \
             -Dwarnx=fuzz_warnx -Dexit=fuzz_exit -Dopen=fuzz_open \
             -Dfputs=fuzz_fputs
@@ -56,7 +58,7 @@ $(LIB): $(LIBOBJ)
 lib/%.o: lib/%.c $(LIBHDR)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LTOFLAGS) $(WFLAGS) -c -o $@ $<
 
-cmd/%.o: cmd/%.c $(LIBHDR) cmd/opts.h
+cmd/%.o: cmd/%.c $(LIBHDR) cmd/opts.h cmd/out.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LTOFLAGS) $(WFLAGS) -c -o $@ $<
 
 $(BIN): %: %.o $(CMDCOM) $(LIB)
@@ -107,10 +109,11 @@ $(FUZZDIR)/sim.o: test/unit/sim.c test/unit/sim.h $(LIBHDR)
 	$(FUZZCC) $(CPPFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer-no-link $(WFLAGS) \
 	    -Itest/unit -c -o $@ test/unit/sim.c
 
-$(FUZZDIR)/opts.o: cmd/opts.c cmd/opts.h $(LIBHDR)
+FUZZCMD = $(FUZZDIR)/opts.o $(FUZZDIR)/member.o
+$(FUZZCMD): $(FUZZDIR)/%.o: cmd/%.c cmd/opts.h $(LIBHDR)
 	@mkdir -p $(@D)
 	$(FUZZCC) $(CPPFLAGS) $(FUZZOPTS) $(FUZZFLAGS) \
-	    -fsanitize=fuzzer-no-link $(WFLAGS) -c -o $@ cmd/opts.c
+	    -fsanitize=fuzzer-no-link $(WFLAGS) -c -o $@ $<
 
 $(FUZZDIR)/fuzz_%.o: test/fuzz/fuzz_%.c $(LIBHDR) cmd/opts.h test/unit/sim.h
 	@mkdir -p $(@D)
@@ -118,7 +121,7 @@ $(FUZZDIR)/fuzz_%.o: test/fuzz/fuzz_%.c $(LIBHDR) cmd/opts.h test/unit/sim.h
 	    -Itest/unit -Icmd -c -o $@ $<
 
 $(FUZZDIR)/fuzz_stack: $(FUZZDIR)/sim.o
-$(FUZZDIR)/fuzz_opts: $(FUZZDIR)/opts.o
+$(FUZZDIR)/fuzz_opts: $(FUZZCMD)
 
 $(FUZZ): %: %.o $(FUZZLIB)
 	$(FUZZCC) $(FUZZFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $@.o \

@@ -1,8 +1,10 @@
 /*
- * opts.h: what the commands share: the common options, opening the group
- * from them, and the plumbing of their poll loops (signals through a
- * self-pipe, poll timeouts from absolute deadlines, draining the record
- * writer to stdout, the -v lifecycle lines).
+ * opts.h: what the commands share, a file each: the common options
+ * (opts.c), opening a member from them and its -v lifecycle lines
+ * (member.c), the plumbing of their poll loops, signals through a
+ * self-pipe and poll timeouts from absolute deadlines (loop.c), and the
+ * gaps in a member's stream (gaps.c).  The record writer to stdout is
+ * out.h's.
  *
  * Everything here may print and exit with a sysexits(3) code; the library
  * under it never does.
@@ -23,7 +25,6 @@
 #define OPTS_MAXMSG_MAX		(1u << 30)	/* -M */
 #define OPTS_LEAVE_NS		3000000000ULL	/* bound on a graceful leave */
 #define OPTS_SIGNAL_NS		1500000000ULL	/* signal to exit, at most */
-#define OPTS_OUT_HIGH		(256u << 10)	/* pause above this pending */
 #define OPTS_KEY_MAX		65536		/* -k: bytes in a key file */
 #define OPTS_SUSPECT_MIN	10		/* --suspect, ms */
 #define OPTS_SUSPECT_MAX	3600000
@@ -102,6 +103,8 @@ struct opts {
 	int		 nfiles;
 };
 
+/* --- opts.c ---------------------------------------------------------- */
+
 void	 opts_parse(struct opts *, const struct opts_tool *, int, char *[]);
 /* arg as a number from min to max, else exit 64 naming opt. */
 long long opts_number(const char *opt, const char *arg, long long min,
@@ -109,15 +112,29 @@ long long opts_number(const char *opt, const char *arg, long long min,
 /* The synopsis on stderr (stdout for EX_OK), and exit(status). */
 void	 opts_usage(const struct opts_tool *, int)
 	    __attribute__((noreturn));
+/* 1 if stdout was closed when opts_parse() began (it is /dev/null now). */
+int	 opts_stdout_closed(void);
+
+/* --- member.c -------------------------------------------------------- */
+
+/* Read the key of -k or TO_KEYFILE into o->key and o->cfg, or exit. */
+void	 opts_load_key(struct opts *);
+/* to_config.refused, with the struct opts as its arg. */
+void	 opts_refused(void *, uint64_t, enum to_refusal);
 struct to_group *opts_open(const struct opts *, const struct to_callbacks *);
 void	 opts_verbose(const struct opts *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 opts_view(const struct opts *, const struct to_view *);
 /* -v: the datagram counters, before to_close(). */
 void	 opts_stats(const struct opts *, struct to_group *);
+void	 opts_process(struct to_group *, const char *);
+
+/* --- loop.c ---------------------------------------------------------- */
 
 /* SIGINT and SIGTERM through a pipe; the read end to poll. */
 int	 opts_signals(void);
+/* That read end, or -1 before opts_signals(). */
+int	 opts_signal_fd(void);
 /* 1 if a signal came since the last call; later ones kill as usual. */
 int	 opts_signalled(int);
 /*
@@ -134,64 +151,7 @@ int	 opts_pollfds(struct to_group *, struct pollfd **, int *n, int first);
 /* Milliseconds for poll(2) until the earliest absolute deadline (ns). */
 int	 opts_poll_ms(uint64_t, uint64_t);
 
-/*
- * stdout for delivered records.  opts_out_flush() writes what it can
- * without blocking, and waits for stdout only until the deadline it is
- * given (at exit), or until a signal comes.  opts_out_event() takes the
- * revents of the pollfd that opts_out_pollfd() filled, notices a reader
- * that went away, and flushes.  Both return 0, or -1 with errno (EPIPE:
- * the reader went away).
- *
- * A member never waits for its stdout while it runs: opts_out_pace()
- * pauses the group (to_pause: the member takes no datagrams, so the
- * senders' windows fill) while more than OPTS_OUT_HIGH bytes are
- * pending, and resumes it at half that.  While paused, every byte
- * written restarts the stall clock; opts_out_stalled() says when stdout
- * took nothing for --stall, and opts_out_drop() gives its output up.
- */
-struct opts_out {
-	int		 fd;
-	size_t		 chunk;		/* bytes a write(2) takes at most */
-	int		 oflags;	/* to restore on exit, or -1 */
-	struct frame_writer *w;
-	int		 paused;	/* the group, for want of stdout */
-	uint64_t	 blocked;	/* paused: last progress on stdout */
-	size_t		 pending;	/* bytes pending at the last look */
-};
-void	 opts_out_init(struct opts_out *, enum frame_mode);
-void	 opts_out_pollfd(const struct opts_out *, struct pollfd *);
-int	 opts_out_event(struct opts_out *, short revents);
-/* until: 0 never waits, else the absolute time (ns) to wait at most. */
-int	 opts_out_flush(struct opts_out *, uint64_t until);
-/* A record cut short, after the flush at exit: say so, return 1. */
-int	 opts_out_cut(const struct opts_out *);
-/*
- * At exit: flush, waiting for stdout no longer than a signal (not at all)
- * or a stall (--stall) allows; NULL, or what went wrong (a reader gone
- * is not wrong).
- */
-const char *opts_out_end(struct opts_out *, int signalled, int stalled,
-	    uint64_t stall);
-void	 opts_out_fini(struct opts_out *);
-/* Pause or resume g for what is pending; never pauses unless may_pause
- * (a member that leaves must be let go). */
-void	 opts_out_pace(struct opts_out *, const struct opts *,
-	    struct to_group *g, int may_pause);
-/* Paused and stdout took nothing for o->stall by now. */
-int	 opts_out_stalled(const struct opts_out *, const struct opts *,
-	    uint64_t now);
-/* When the stall clock runs out, or UINT64_MAX if it does not run. */
-uint64_t opts_out_stall_at(const struct opts_out *, const struct opts *);
-/*
- * Give up what is pending but the rest of a record begun, and resume g:
- * no more records go to stdout.  Records are written to a pipe in chunks
- * of whole records of at most PIPE_BUF bytes, all or nothing, so a
- * record begun is one larger than that.
- */
-void	 opts_out_drop(struct opts_out *, const struct opts *,
-	    struct to_group *g);
-
-void		 opts_process(struct to_group *, const char *);
+/* --- gaps.c ---------------------------------------------------------- */
 
 /*
  * Gaps in the stream a member writes, found from its views: a view that

@@ -9,7 +9,7 @@
  * A record the group refuses with EAGAIN is copied and cast again later.
  *
  * -r: the delivered stream goes to stdout, which is never waited for;
- * while it is behind, the member pauses (opts_out_pace), and if it takes
+ * while it is behind, the member pauses (out_pace), and if it takes
  * nothing for --stall seconds, tocast gives it up, stops reading, sees
  * what it cast delivered, leaves and exits 75.
  */
@@ -31,6 +31,7 @@
 
 #include "frame.h"
 #include "opts.h"
+#include "out.h"
 #include "to.h"
 
 #define TOCAST_READ	(64u << 10)	/* largest read(2) of input */
@@ -73,7 +74,7 @@ struct tocast {
 	uint64_t	 mine;		/* of them, delivered here */
 
 	/* -r: delivered records on stdout */
-	struct opts_out	 out;
+	struct out	 out;
 	int		 echo;		/* still echoing */
 	int		 outok;		/* -r: stdout still takes bytes */
 	int		 stalled;	/* stdout took nothing for --stall */
@@ -423,7 +424,7 @@ tocast_pollfds(struct tocast *tc)
 		p->fd = tc->fds[tc->cur];
 	tc->pfd[PFD_OUT].fd = -1;
 	if (tc->outok)
-		opts_out_pollfd(&tc->out, &tc->pfd[PFD_OUT]);
+		out_pollfd(&tc->out, &tc->pfd[PFD_OUT]);
 	return opts_pollfds(tc->g, &tc->pfd, &tc->npfd, PFD_GROUP);
 }
 
@@ -438,8 +439,8 @@ tocast_timeout(struct tocast *tc)
 	if (tc->phase == DRAINING && tc->signalled &&
 	    tc->sigat + OPTS_SIGNAL_NS / 2 < wake)
 		wake = tc->sigat + OPTS_SIGNAL_NS / 2;
-	if (tc->echo && opts_out_stall_at(&tc->out, &tc->o) < wake)
-		wake = opts_out_stall_at(&tc->out, &tc->o);
+	if (tc->echo && out_stall_at(&tc->out, &tc->o) < wake)
+		wake = out_stall_at(&tc->out, &tc->o);
 	return opts_poll_ms(to_now(), wake);
 }
 
@@ -448,7 +449,7 @@ static void
 tocast_echo(struct tocast *tc)
 {
 	if (tc->pfd[PFD_OUT].fd == -1 ||
-	    opts_out_event(&tc->out, tc->pfd[PFD_OUT].revents) == 0)
+	    out_event(&tc->out, tc->pfd[PFD_OUT].revents) == 0)
 		return;
 	if (errno == EPIPE)
 		tocast_stop(tc, EX_OK, NULL);
@@ -456,7 +457,7 @@ tocast_echo(struct tocast *tc)
 		tocast_stop(tc, EX_IOERR, "stdout: %s", strerror(errno));
 	tc->echo = 0;
 	tc->outok = 0;
-	opts_out_drop(&tc->out, &tc->o, tc->g);
+	out_drop(&tc->out, &tc->o, tc->g);
 }
 
 /*
@@ -469,16 +470,16 @@ tocast_pace(struct tocast *tc)
 {
 	if (!tc->echo)
 		return;
-	if (opts_out_stalled(&tc->out, &tc->o, to_now())) {
+	if (out_stalled(&tc->out, &tc->o, to_now())) {
 		tocast_stop(tc, EX_TEMPFAIL, "stdout took nothing for %g s: "
 		    "stopped reading", (double)tc->o.stall / 1e9);
 		tc->echo = 0;
 		tc->stalled = 1;
 		/* the rest of a record begun still goes, if stdout takes it */
-		opts_out_drop(&tc->out, &tc->o, tc->g);
+		out_drop(&tc->out, &tc->o, tc->g);
 		return;
 	}
-	opts_out_pace(&tc->out, &tc->o, tc->g, tc->phase < LEAVING);
+	out_pace(&tc->out, &tc->o, tc->g, tc->phase < LEAVING);
 }
 
 /*
@@ -562,7 +563,7 @@ tocast_init(struct tocast *tc)
 	tc->pfd[PFD_SIG].fd = tc->sigfd;
 	tc->pfd[PFD_SIG].events = POLLIN;
 	if (tc->o.echo) {
-		opts_out_init(&tc->out, tc->o.mode);
+		out_init(&tc->out, tc->o.mode);
 		tc->echo = 1;
 		tc->outok = 1;
 	}
@@ -579,11 +580,11 @@ tocast_finish(struct tocast *tc)
 
 	opts_stats(&tc->o, tc->g);
 	to_close(tc->g);
-	if (tc->outok && (e = opts_out_end(&tc->out, tc->signalled,
+	if (tc->outok && (e = out_end(&tc->out, tc->signalled,
 	    tc->stalled, tc->o.stall)) != NULL)
 		tocast_stop(tc, EX_IOERR, "stdout: %s", e);
 	if (tc->o.echo)
-		opts_out_fini(&tc->out);
+		out_fini(&tc->out);
 	opts_verbose(&tc->o, "sent %" PRIu64 " records", tc->sent);
 	if (tc->status != EX_OK)
 		warnx("%s", tc->why);

@@ -7,7 +7,7 @@
  * and exits.  A reader that closes the pipe (torecv | head) is a clean end.
  *
  * A slow reader: stdout is never waited for while running.  The member
- * pauses while too much waits for it (opts_out_pace: it takes no
+ * pauses while too much waits for it (out_pace: it takes no
  * datagrams, so it acknowledges nothing and the senders' windows fill).
  * If stdout takes nothing for --stall seconds while paused, torecv
  * leaves the group and exits 75.
@@ -26,6 +26,7 @@
 
 #include "frame.h"
 #include "opts.h"
+#include "out.h"
 #include "to.h"
 
 enum torecv_phase {
@@ -49,7 +50,7 @@ struct torecv {
 	struct pollfd	*pfd;
 	int		 npfd;
 
-	struct opts_out	 out;
+	struct out	 out;
 	int		 writing;	/* still writing deliveries */
 	int		 outok;		/* stdout still takes bytes */
 	uint64_t	 delivered;
@@ -256,7 +257,7 @@ torecv_stall(struct torecv *tr)
 	tr->writing = 0;
 	tr->stalled = 1;
 	/* the rest of a record begun still goes, if stdout takes it */
-	opts_out_drop(&tr->out, &tr->o, tr->g);
+	out_drop(&tr->out, &tr->o, tr->g);
 }
 
 static void
@@ -266,7 +267,7 @@ torecv_advance(struct torecv *tr)
 
 	switch (tr->phase) {
 	case RUNNING:
-		if (opts_out_stalled(&tr->out, &tr->o, to_now()))
+		if (out_stalled(&tr->out, &tr->o, to_now()))
 			torecv_stall(tr);
 		if (tr->delivered < want && to_now() >= tr->deadline)
 			torecv_stop(tr, EX_UNAVAILABLE, "timed out waiting "
@@ -296,7 +297,7 @@ torecv_pollfds(struct torecv *tr)
 {
 	tr->pfd[PFD_OUT].fd = -1;
 	if (tr->outok)
-		opts_out_pollfd(&tr->out, &tr->pfd[PFD_OUT]);
+		out_pollfd(&tr->out, &tr->pfd[PFD_OUT]);
 	return opts_pollfds(tr->g, &tr->pfd, &tr->npfd, PFD_GROUP);
 }
 
@@ -309,8 +310,8 @@ torecv_timeout(struct torecv *tr)
 	    (tr->phase == LEAVING || tr->delivered < torecv_target(tr)))
 		wake = tr->deadline;
 	if (tr->phase == RUNNING &&
-	    opts_out_stall_at(&tr->out, &tr->o) < wake)
-		wake = opts_out_stall_at(&tr->out, &tr->o);
+	    out_stall_at(&tr->out, &tr->o) < wake)
+		wake = out_stall_at(&tr->out, &tr->o);
 	return opts_poll_ms(to_now(), wake);
 }
 
@@ -319,7 +320,7 @@ static void
 torecv_output(struct torecv *tr)
 {
 	if (tr->pfd[PFD_OUT].fd == -1 ||
-	    opts_out_event(&tr->out, tr->pfd[PFD_OUT].revents) == 0)
+	    out_event(&tr->out, tr->pfd[PFD_OUT].revents) == 0)
 		return;
 	if (errno == EPIPE)
 		torecv_stop(tr, EX_OK, NULL);
@@ -327,7 +328,7 @@ torecv_output(struct torecv *tr)
 		torecv_stop(tr, EX_IOERR, "stdout: %s", strerror(errno));
 	tr->writing = 0;
 	tr->outok = 0;
-	opts_out_drop(&tr->out, &tr->o, tr->g);
+	out_drop(&tr->out, &tr->o, tr->g);
 }
 
 static void
@@ -361,7 +362,7 @@ torecv_step(struct torecv *tr)
 	}
 	torecv_output(tr);
 	/* never paused while leaving: the group must let us go */
-	opts_out_pace(&tr->out, &tr->o, tr->g,
+	out_pace(&tr->out, &tr->o, tr->g,
 	    tr->phase == RUNNING && !tr->stop);
 }
 
@@ -383,7 +384,7 @@ torecv_init(struct torecv *tr)
 	tr->sigfd = opts_signals();
 	tr->pfd[PFD_SIG].fd = tr->sigfd;
 	tr->pfd[PFD_SIG].events = POLLIN;
-	opts_out_init(&tr->out, tr->o.mode);
+	out_init(&tr->out, tr->o.mode);
 	tr->g = opts_open(&tr->o, &cb);
 	tr->deadline = UINT64_MAX;
 	if (tr->o.timeout != 0)
@@ -397,10 +398,10 @@ torecv_finish(struct torecv *tr)
 
 	opts_stats(&tr->o, tr->g);
 	to_close(tr->g);
-	if (tr->outok && (e = opts_out_end(&tr->out, tr->signalled,
+	if (tr->outok && (e = out_end(&tr->out, tr->signalled,
 	    tr->stalled, tr->o.stall)) != NULL)
 		torecv_stop(tr, EX_IOERR, "stdout: %s", e);
-	opts_out_fini(&tr->out);
+	out_fini(&tr->out);
 	if (tr->status != EX_OK && tr->why[0] != '\0')
 		warnx("%s", tr->why);
 	if (tr->status == EX_OK && tr->gaps.found > 0 && !tr->o.gaps_ok)

@@ -47,11 +47,6 @@ struct to_group {
 					   them at the next cast) */
 };
 
-/* The ordering protocols of the paper, in its order (section 3). */
-static const char *const protocol_names[] = {
-	"totem", "tomfc", "total", "dynord", "dynseq", "dysfc", NULL
-};
-
 uint64_t
 to_now(void)
 {
@@ -73,7 +68,7 @@ group_tick(struct to_group *g)
 const char *const *
 to_protocols(void)
 {
-	return protocol_names;
+	return layer_protocols();
 }
 
 const char *
@@ -355,7 +350,7 @@ to_process(struct to_group *g)
 const char *
 to_error(struct to_group *g)
 {
-	return g->error != 0 ? g->why : NULL;
+	return g->error != 0 && g->why[0] != '\0' ? g->why : NULL;
 }
 
 int

@@ -3,9 +3,10 @@
  * layers from a spec such as "dynseq:mbrship:frag:nak:com", and the
  * transport interface under the COM layer.
  *
- * Every layer has the same five entry points: down (a message from above),
- * up (a message from below), ctl_down and ctl_up (events), and timer.  A
- * layer hands things on with layer_down()/layer_up()/layer_ctl_*(); the
+ * Every layer has the same eight entry points, its struct layer_ops: init
+ * and fini, down (a message from above), up (a message from below),
+ * ctl_down and ctl_up (events), timer, and cast_bytes (at the top only).
+ * A layer hands things on with layer_down()/layer_up()/layer_ctl_*(); the
  * stack routes them to the neighbour, to the transport under the bottom
  * layer, or to the application over the top one.
  *
@@ -133,6 +134,8 @@ struct layer_ops {
 	const char	*name;
 	const char	*about;		/* one line, for -p list */
 	size_t		 hdr_len;	/* most bytes it pushes: for headroom */
+	unsigned	 flags;
+#define LAYER_ORDER	0x01	/* an ordering protocol, which -p names */
 	int		(*init)(struct layer *);	/* -1 with errno */
 	void		(*fini)(struct layer *);
 	int		(*down)(struct layer *, struct to_msg *);
@@ -155,8 +158,9 @@ struct layer {
 };
 
 /*
- * Hand on to the neighbour.  Every op must be set; a layer that does not
- * care about something uses these four as its op, which passes it through.
+ * Hand on to the neighbour.  Every op but cast_bytes must be set (the
+ * stack calls them unchecked); a layer that does not care about something
+ * uses these four as its op, which passes it through.
  */
 int		 layer_down(struct layer *, struct to_msg *);
 void		 layer_up(struct layer *, struct to_msg *);
@@ -177,9 +181,12 @@ const struct to_config *layer_config(const struct layer *);
 struct to_stats	*layer_stats(struct layer *);
 struct transport *layer_transport(struct layer *);
 
-/* Every known layer; stack specs name them. */
+/* Every known layer, NULL-ended; stack specs name them. */
 const struct layer_ops *layer_lookup(const char *name);
 extern const struct layer_ops *const layer_table[];
+/* The names of its ordering protocols (LAYER_ORDER), in its order,
+ * NULL-ended: to_protocols(). */
+const char *const *layer_protocols(void);
 
 /* --- transports ------------------------------------------------------ */
 

@@ -22,6 +22,9 @@
 
 #define MSG_HEADROOM	128	/* enough for every header of any stack */
 
+/* Times are in ns throughout (to_now(), layer_now(), timers): a ms of them. */
+#define MS		1000000ULL
+
 /* to_meta.flags */
 #define MSG_UNRELIABLE	0x01	/* control message: no sequencing, no frag */
 #define MSG_RETRANSMIT	0x02	/* this send is a repair */

@@ -379,6 +379,19 @@ order_heap_run(struct order *o)
 	}
 }
 
+/*
+ * A unit held out of order that found no memory is lost, and the order
+ * would stall at its position until the next view: the member gives up
+ * at once instead, and to_process() fails with ENOMEM.
+ */
+static void
+order_no_memory(struct order *o)
+{
+	struct event	 e = { .type = EV_EXIT, .error = ENOMEM };
+
+	layer_ctl_up(o->l, &e);
+}
+
 void
 order_place(struct order *o, struct to_msg *u, uint64_t sender,
     uint64_t sseq, uint64_t pos)
@@ -391,8 +404,8 @@ order_place(struct order *o, struct to_msg *u, uint64_t sender,
 	}
 	if (pos == o->gseq + 1)
 		order_deliver_at(o, u, sender, sseq, pos);
-	else
-		(void)heap_push(o, &e);
+	else if (heap_push(o, &e) == -1)
+		order_no_memory(o);
 	order_heap_run(o);
 }
 

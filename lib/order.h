@@ -151,8 +151,10 @@ void	 order_layer_ctl_up(struct layer *, struct event *);
 void	 order_layer_timer(struct layer *);
 int	 order_layer_cast_bytes(struct layer *, const void *, size_t);
 
-/* The entries of an ordering layer's struct layer_ops they all share. */
+/* The entries of an ordering layer's struct layer_ops they all share;
+ * LAYER_ORDER puts it among the protocols that -p names. */
 #define ORDER_LAYER_ENTRIES			\
+	.flags = LAYER_ORDER,			\
 	.down = order_layer_down,		\
 	.up = order_layer_up,			\
 	.ctl_down = layer_ctl_down,		\

@@ -52,7 +52,6 @@
 #include <string.h>
 
 #include "order.h"
-#include "wire.h"
 
 #define TT_DATA		1
 #define TT_TOKEN	2

@@ -32,6 +32,12 @@ struct stack {
 extern const struct layer_ops com_ops, nak_ops, frag_ops, mbrship_ops,
     totem_ops, tomfc_ops, total_ops, dynord_ops, dynseq_ops, dysfc_ops;
 
+/*
+ * Every layer there is: the one list of them.  The ordering protocols
+ * (their ops have LAYER_ORDER) go in the paper's order (section 3), which
+ * -p list, toburst -p all and the unit tests' specs follow; so a new
+ * protocol is its file, a row here, its section in to.7 and its test.
+ */
 const struct layer_ops *const layer_table[] = {
 	&totem_ops,
 	&tomfc_ops,
@@ -45,6 +51,24 @@ const struct layer_ops *const layer_table[] = {
 	&com_ops,
 	NULL,
 };
+
+/*
+ * Made from the table at the first call rather than written out again,
+ * so that the two cannot disagree; a later call finds it made.
+ */
+const char *const *
+layer_protocols(void)
+{
+	static const char *names[sizeof(layer_table) / sizeof(layer_table[0])];
+	size_t		 i, n = 0;
+
+	if (names[0] != NULL)
+		return names;
+	for (i = 0; layer_table[i] != NULL; i++)
+		if (layer_table[i]->flags & LAYER_ORDER)
+			names[n++] = layer_table[i]->name;
+	return names;
+}
 
 const struct layer_ops *
 layer_lookup(const char *name)

@@ -167,7 +167,8 @@ uint64_t	 to_next_wake(struct to_group *);
  * EPROTO if the group runs another protocol stack; to_error() says more.
  */
 int		 to_process(struct to_group *);
-/* Why the group let us go, in words, or NULL. */
+/* Why the group let us go, in words, or NULL (also when the member gave
+ * up for want of memory: to_process() failed with ENOMEM). */
 const char	*to_error(struct to_group *);
 /*
  * Pause (1) or resume (0) taking datagrams: while paused, to_process()

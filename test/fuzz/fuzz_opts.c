@@ -4,8 +4,9 @@
  *
  * opts.c reports a bad option as the tools must, with errx(3) and an exit
  * status; to call it many times in one process, the Makefile compiles it
- * for this harness with err, errx, warn, warnx, exit, open and fputs
- * renamed to the functions below, which return here through a longjmp.
+ * (and member.c, which reads the key file) for this harness with err,
+ * errx, warn, warnx, exit, open and fputs renamed to the functions below,
+ * which return here through a longjmp.
  * open fails with ENOENT, so no input reaches the file system (-k and
  * TO_KEYFILE are covered by test/cli/badinput.bats); fputs prints no
  * usage.

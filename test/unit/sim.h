@@ -14,8 +14,7 @@
 #include "layer.h"
 #include "verify.h"
 
-#define US		1000ULL	/* ns */
-#define MS		(1000 * US)
+#define US		1000ULL	/* ns; MS is msg.h's */
 #define SEC		(1000 * MS)
 
 #define SIM_MAX_NODES	32

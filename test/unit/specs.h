@@ -1,8 +1,9 @@
 /*
  * specs.h: the stacks the property tests run over: every ordering
- * protocol with its own packing and with packing off, fixed (1 ms) and
- * adaptive.  TO_SPECS="totem dysfc/adaptive ..." keeps only the specs
- * whose name starts with one of the words.
+ * protocol (to_protocols(), so a new one is tested without a word here)
+ * with its own packing and with packing off, fixed (1 ms) and adaptive.
+ * TO_SPECS="totem dysfc/adaptive ..." keeps only the specs whose name
+ * starts with one of the words.
  */
 #ifndef TO_SPECS_H
 #define TO_SPECS_H
@@ -20,13 +21,9 @@ struct spec {
 	int		 compress;
 };
 
-static const char *const spec_protocols[] = {
-	"totem", "tomfc", "total", "dynord", "dynseq", "dysfc", NULL
-};
-
 static const char *const spec_packs[] = { NULL, "off", "1ms", "adaptive" };
 
-#define SPEC_MAX	(6 * 4)
+#define SPEC_NPACKS	(sizeof(spec_packs) / sizeof(spec_packs[0]))
 
 static int
 spec_wanted(const char *name)
@@ -45,27 +42,40 @@ spec_wanted(const char *name)
 	return 0;
 }
 
-/* Fill specs (SPEC_MAX of them); returns how many. */
+/*
+ * The specs TO_SPECS wants, in an array made for as many as there are
+ * (free it): *specsp.  Returns how many.
+ */
 static int
-spec_list(struct spec *specs)
+spec_list(struct spec **specsp)
 {
-	int	 i, j, n = 0;
+	const char *const *proto = to_protocols();
+	struct spec	*specs;
+	size_t		 i, j, np;
+	int		 n = 0;
 
-	for (i = 0; spec_protocols[i] != NULL; i++)
-		for (j = 0; j < 4; j++) {
+	for (np = 0; proto[np] != NULL; np++)
+		continue;
+	if ((specs = calloc(np * SPEC_NPACKS, sizeof(*specs))) == NULL) {
+		perror("spec_list");
+		exit(1);
+	}
+	for (i = 0; i < np; i++)
+		for (j = 0; j < SPEC_NPACKS; j++) {
 			struct spec *s = &specs[n];
 
 			snprintf(s->name, sizeof(s->name), "%s%s%s",
-			    spec_protocols[i], spec_packs[j] ? "/" : "",
+			    proto[i], spec_packs[j] ? "/" : "",
 			    spec_packs[j] ? spec_packs[j] : "");
 			snprintf(s->stack, sizeof(s->stack),
-			    "%s:mbrship:frag:nak:com", spec_protocols[i]);
+			    "%s:mbrship:frag:nak:com", proto[i]);
 			s->pack = spec_packs[j];
 			/* some of them compress, to run zlib under faults */
 			s->compress = j == 3 && i % 2 == 1 ? -1 : 0;
 			if (spec_wanted(s->name))
 				n++;
 		}
+	*specsp = specs;
 	return n;
 }
 

@@ -10,8 +10,6 @@
 #include "fault.h"
 #include "msg.h"
 
-#define MS	1000000ULL
-
 static struct to_msg *
 mk(uint32_t i)
 {

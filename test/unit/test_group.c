@@ -221,9 +221,9 @@ test_join_and_leave(uint64_t seed, const char *faults)
 int
 main(void)
 {
-	struct spec	 specs[SPEC_MAX];
+	struct spec	*specs;
 	uint64_t	 seed;
-	int		 i, n = spec_list(specs);
+	int		 i, n = spec_list(&specs);
 
 	for (i = 0; i < n; i++) {
 		cur = &specs[i];
@@ -240,5 +240,6 @@ main(void)
 		for (seed = 101; seed < 106; seed++)
 			test_join_and_leave(seed, "loss=10%,dup=2%,reorder=2%");
 	}
+	free(specs);
 	return check_done();
 }

@@ -477,10 +477,10 @@ run_spec(uint64_t n)
 int
 main(void)
 {
-	struct spec	 specs[SPEC_MAX];
+	struct spec	*specs;
 	const char	*env;
 	uint64_t	 n, failed = 0;
-	int		 i, nspecs = spec_list(specs);
+	int		 i, nspecs = spec_list(&specs);
 
 	for (i = 0; i < nspecs; i++) {
 		cur = &specs[i];
@@ -500,5 +500,6 @@ main(void)
 		failed += run_spec(n);
 	}
 	CHECK(failed == 0);
+	free(specs);
 	return check_done();
 }

@@ -914,10 +914,10 @@ test_mismatch(void)
 int
 main(void)
 {
-	struct spec	 specs[SPEC_MAX];
+	struct spec	*specs;
 	const char	*env;
 	uint64_t	 seed;
-	int		 n = spec_list(specs);
+	int		 n = spec_list(&specs);
 
 	big = (env = getenv("TO_BIG")) != NULL && *env != '\0' &&
 	    strcmp(env, "0") != 0;
@@ -939,5 +939,6 @@ main(void)
 	test_total_lone();
 	test_totem_idle();
 	test_settings(3);
+	free(specs);
 	return check_done();
 }
