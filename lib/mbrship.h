@@ -13,7 +13,7 @@
 
 #include "layer.h"
 #include "wire.h"
-#define MS			1000000ULL
+
 #define MB_JOIN_INTERVAL	(50 * MS)
 #define MB_DISCOVERY		(300 * MS)	/* plus up to 200 ms jitter */
 #define MB_HELLO_INTERVAL	(100 * MS)

@@ -12,8 +12,6 @@
 
 #include "layer.h"
 
-#define MS		1000000ULL
-
 enum nak_type {
 	NAK_DATA = 1, NAK_REPAIR, NAK_UNREL, NAK_NAK, NAK_STATUS, NAK_NTYPES
 };
