@@ -23,7 +23,8 @@ load helper
 }
 
 @test "-w 33 is a usage error: a view holds 32 members at most" {
-	run -64 --separate-stderr tocast -g g -w 33
+	# bounded: a tocast that took -w 33 would wait for 33 members
+	run -64 --separate-stderr timeout 10 tocast -g g -w 33 </dev/null
 	[ "$stderr" = "tocast: -w 33: too large, expected 1 to 32" ]
 }
 

@@ -356,6 +356,24 @@ sizes() {
 	[[ "$output" =~ ip\ ttl\ 4\ counter\ packets\ [1-9] ]]
 }
 
+@test "udp on a 1050-byte link: datagrams are 1092 bytes and IP fragments them" {
+	local i
+
+	lab_up 2 "$LAB_NAME"
+	for i in 1 2; do
+		lab_exec "$i" ip link set eth0 mtu 1050
+	done
+	mkrec "$BATS_TEST_TMPDIR/in" 65536 1400 1 1064
+	# plain udp://: the route's 1050 - 28 is below what the protocols
+	# need, so the members take 1092 and IP fragments (to(7))
+	on 2 r torecv -0 -g "$G" -t udp -n 4
+	on 1 c tocast -0 -g "$G" -t udp -w 2 "$BATS_TEST_TMPDIR/in"
+	ok c
+	ok r
+	same "$BATS_TEST_TMPDIR/in" "$(out r)"
+	[ "$(snmp 1 FragCreates)" -gt 0 ]
+}
+
 @test "udpu: naming only a member on its own host, datagrams fit the link" {
 	lab_up 2 "$LAB_NAME"
 	mkrec "$BATS_TEST_TMPDIR/in" 8000 3
