@@ -446,31 +446,37 @@ run_spec(uint64_t n)
 	 * once, and with a packing delay the ORDER that tells the others
 	 * waits for a timer, which a starved orderer does not run; excluded,
 	 * it has delivered an order nobody else saw.  Counted and printed,
-	 * not failed, until the orderer delivers only what it has sent.
+	 * not failed, until the orderer delivers only what another member
+	 * is known to hold (the stability of issue 18's --safe).
 	 */
 	int		 starve_open = strcmp(cur->name, "dynord/1ms") == 0;
+	/* TO_SHORT (make asan, several times slower): a quarter of them */
+	uint64_t	 q = getenv("TO_SHORT") != NULL ? 4 : 1;
 
 	failed += !run_pause(1, 2, 3 * PAUSE_SUSPECT);	/* the sender */
 	failed += !run_pause(2, 1, 3 * PAUSE_SUSPECT);	/* a receiver */
 	failed += !run_pause(3, 0, 3 * PAUSE_SUSPECT);	/* rank 0 */
 	failed += !run_pause(4, 2, 3 * PAUSE_SUSPECT / 2);	/* just past */
-	for (seed = 1; seed <= 24; seed++) {
-		if (seed <= 8)
+	for (seed = 1; seed <= 24 / q; seed++) {
+		if (seed <= 8 / q)
 			failed += !run_mid(seed);
-		if (seed <= 16 && !run_starve(seed))
+		if (seed <= 16 / q && !run_starve(seed))
 			*(starve_open ? &known : &failed) += 1;
 		failed += !run_pair(seed, 0);
 		failed += !run_pair(seed, 1);
 	}
 	for (seed = 1; seed <= n; seed++)
 		failed += !run_schedule(seed, 0);
-	printf("# %s: 4 pauses, 8 stopped and 16 starved mid-stream, 48 of "
-	    "two stopped, %llu schedules: %llu failed\n", cur->name,
-	    (unsigned long long)n, (unsigned long long)failed);
+	printf("# %s: 4 pauses, %llu stopped and %llu starved mid-stream, %llu "
+	    "of two stopped, %llu schedules: %llu failed\n", cur->name,
+	    (unsigned long long)(8 / q), (unsigned long long)(16 / q),
+	    (unsigned long long)(48 / q), (unsigned long long)n,
+	    (unsigned long long)failed);
 	if (known > 0)
-		printf("# TODO %s: %llu of 16 starved runs break total order "
+		printf("# TODO %s: %llu of %llu starved runs break total order "
 		    "(known, open: the orderer delivers before its ORDER "
-		    "goes)\n", cur->name, (unsigned long long)known);
+		    "goes)\n", cur->name, (unsigned long long)known,
+		    (unsigned long long)(16 / q));
 	return failed;
 }
 
