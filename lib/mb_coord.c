@@ -34,7 +34,6 @@ mb_change_begin(struct layer *l, uint64_t id, const struct mb_set *members)
 {
 	struct mbrship	*mb = l->state;
 	struct mb_change *ch = &mb->ch;
-	struct event	 e = { .type = EV_FLUSH };
 	uint32_t	 i;
 
 	mb_change_clear(ch);
@@ -54,9 +53,7 @@ mb_change_begin(struct layer *l, uint64_t id, const struct mb_set *members)
 	mb->next_retry = layer_now(l) + MB_RETRY;
 	if (!set_has(&ch->members, layer_self(l)) && mb->state == MB_NORMAL) {
 		/* a leaving coordinator flushes for its successors */
-		mb->in_flush_upcall = 1;
-		layer_ctl_up(l, &e);
-		mb->in_flush_upcall = 0;
+		mb_flush_up(l);
 		mb->state = MB_FLUSHING;
 	}
 	mb_flush_start(l, ch->id, layer_self(l));

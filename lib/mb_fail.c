@@ -117,13 +117,9 @@ void
 mb_excluded(struct layer *l, uint64_t newer)
 {
 	struct mbrship	*mb = l->state;
-	struct event	 e = { .type = EV_FLUSH };
 
-	if (mb->state == MB_NORMAL) {
-		mb->in_flush_upcall = 1;
-		layer_ctl_up(l, &e);
-		mb->in_flush_upcall = 0;
-	}
+	if (mb->state == MB_NORMAL)
+		mb_flush_up(l);
 	mb_change_clear(&mb->ch);
 	mb->joiners.n = mb->leavers.n = 0;
 	mb->change_at = mb->next_retry = 0;

@@ -22,16 +22,25 @@
 
 /* --- every member's side --------------------------------------------- */
 
+/* EV_FLUSH up: the layer above may send what it buffered, now only. */
 void
-mb_flush_start(struct layer *l, uint64_t id, uint64_t coord)
+mb_flush_up(struct layer *l)
 {
 	struct mbrship	*mb = l->state;
 	struct event	 e = { .type = EV_FLUSH };
 
+	mb->in_flush_upcall = 1;
+	layer_ctl_up(l, &e);
+	mb->in_flush_upcall = 0;
+}
+
+void
+mb_flush_start(struct layer *l, uint64_t id, uint64_t coord)
+{
+	struct mbrship	*mb = l->state;
+
 	if (mb->state == MB_NORMAL) {
-		mb->in_flush_upcall = 1;
-		layer_ctl_up(l, &e);
-		mb->in_flush_upcall = 0;
+		mb_flush_up(l);
 		mb->state = MB_FLUSHING;
 	}
 	if (mb->state == MB_CUTTING)

@@ -189,6 +189,7 @@ void		 mb_send_view(struct layer *, uint64_t);
 int		 mb_read_start(struct wire_rd *, struct cut *);
 
 /* mb_member.c: a member's side of a view change */
+void		 mb_flush_up(struct layer *);
 void		 mb_flush_start(struct layer *, uint64_t, uint64_t);
 void		 mb_on_flush(struct layer *, uint64_t, struct wire_rd *);
 void		 mb_on_view(struct layer *, uint64_t, struct wire_rd *);
