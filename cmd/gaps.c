@@ -27,7 +27,7 @@ opts_gaps_find(const struct opts_gaps *gaps, uint64_t m)
 
 int
 opts_gaps_view(struct opts_gaps *gaps, const struct opts *o,
-    const struct to_view *v)
+    const struct to_view *v, uint64_t undelivered)
 {
 	uint64_t	 since = UINT64_MAX, *p;
 	uint32_t	 i, back = 0;
@@ -60,18 +60,30 @@ opts_gaps_view(struct opts_gaps *gaps, const struct opts *o,
 		gaps->last[k] = v->id;
 	}
 	/*
-	 * Alone, after a view with others, with view ids skipped: the view
-	 * that closed ours was installed without us (mbrship takes us for
-	 * dead and puts us alone in the view after it), the others go on.
+	 * The others took us for dead and went on (mbrship says so; alone
+	 * after a change that the others left or did not answer is no gap
+	 * by itself).  Else messages of the closing view that its flush
+	 * could not deliver here (order.c: a hole before them in their
+	 * sender's order) were delivered on a side we were not on.
 	 */
-	if (v->n == 1 && gaps->n_prev > 1 && v->id > gaps->view + 1) {
+	if (v->cut_off) {
 		gaps->found++;
 		if (!o->quiet)
 			warnx("view %" PRIu64 ": cut off alone from view %"
 			    PRIu64 ", which went on without us: messages "
 			    "delivered there are missing here", v->id,
 			    gaps->view);
+	} else if (undelivered > gaps->undelivered) {
+		gaps->found++;
+		if (!o->quiet)
+			warnx("view %" PRIu64 ": %" PRIu64 " message%s of "
+			    "view %" PRIu64 " not delivered here: their "
+			    "senders' side went on without us", v->id,
+			    undelivered - gaps->undelivered,
+			    undelivered - gaps->undelivered == 1 ? "" : "s",
+			    gaps->view);
 	}
+	gaps->undelivered = undelivered;
 	if (back > 0) {
 		gaps->found++;
 		if (!o->quiet)
@@ -81,7 +93,6 @@ opts_gaps_view(struct opts_gaps *gaps, const struct opts *o,
 			    back == 1 ? "" : "s", since);
 	}
 	gaps->view = v->id;
-	gaps->n_prev = v->n;
 	return back > 0;
 }
 

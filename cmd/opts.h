@@ -168,12 +168,13 @@ struct opts_gaps {
 	uint64_t	*last;		/* the last of our views it was in */
 	size_t		 n, cap;
 	uint64_t	 view;		/* our last view */
-	uint32_t	 n_prev;	/* its members */
 	uint64_t	 found;		/* views that showed a gap */
+	uint64_t	 undelivered;	/* to_stats' unordered_gaps so far */
 };
-/* Take view v, say on stderr (unless -q) if it shows a gap. */
+/* Take view v, say on stderr (unless -q) if it shows a gap; undelivered
+ * is to_stats(g)->unordered_gaps once the view before it closed. */
 int	 opts_gaps_view(struct opts_gaps *, const struct opts *,
-	    const struct to_view *v);
+	    const struct to_view *v, uint64_t undelivered);
 void	 opts_gaps_free(struct opts_gaps *);
 
 #endif /* TO_OPTS_H */

@@ -146,7 +146,8 @@ tocast_view(void *arg, const struct to_view *v)
 
 	opts_view(&tc->o, v);
 	if (tc->o.echo)
-		(void)opts_gaps_view(&tc->gaps, &tc->o, v);
+		(void)opts_gaps_view(&tc->gaps, &tc->o, v,
+		    to_stats(tc->g)->unordered_gaps);
 	if (tc->echo && frame_write_view(tc->out.w, v) == -1)
 		tc->fatal = errno;
 }

@@ -207,7 +207,8 @@ torecv_view(void *arg, const struct to_view *v)
 	int		 rv = 0;
 
 	opts_view(&tr->o, v);
-	(void)opts_gaps_view(&tr->gaps, &tr->o, v);
+	(void)opts_gaps_view(&tr->gaps, &tr->o, v,
+	    to_stats(tr->g)->unordered_gaps);
 	if (tr->writing && tr->o.mode == FRAME_BIN)
 		rv = frame_write_view(tr->out.w, v);
 	else if (tr->writing && tr->o.views)

@@ -285,8 +285,9 @@ mb_change_announce(struct layer *l)
 	} else {
 		/* leaving: let the order layer finish the old view */
 		struct event	 e = { .type = EV_VIEW };
-		struct to_view	 v = { ch->id, ch->members.n, ch->members.m,
-				    layer_self(l) };
+		struct to_view	 v = { .id = ch->id, .n = ch->members.n,
+				    .members = ch->members.m,
+				    .self = layer_self(l) };
 
 		e.view = &v;
 		e.prev_view_id = mb->view_id;
@@ -363,10 +364,6 @@ mb_on_leave(struct layer *l, uint64_t src)
 }
 
 /*
- * Another coordinator's HELLO: the senior view (more members, then the
- * smaller coordinator id) absorbs the junior one.
- */
-/*
  * A joiner hears a group of its name running another protocol stack:
  * joining it would mix protocols, so it stops and says why.
  */
@@ -399,6 +396,10 @@ mb_group_full(struct layer *l, uint32_t n)
 	layer_ctl_up(l, &e);
 }
 
+/*
+ * Another coordinator's HELLO: the senior view (more members, then the
+ * smaller coordinator id) absorbs the junior one.
+ */
 void
 mb_on_hello(struct layer *l, uint64_t src, struct wire_rd *r)
 {

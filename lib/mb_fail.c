@@ -124,7 +124,8 @@ mb_excluded(struct layer *l, uint64_t newer)
 	mb->joiners.n = mb->leavers.n = 0;
 	mb->change_at = mb->next_retry = 0;
 	mb_release_late(l, NULL);	/* alone: nobody to agree with */
-	mb_install_alone(l, (newer > mb->view_id ? newer : mb->view_id) + 1);
+	mb_install_alone(l, (newer > mb->view_id ? newer : mb->view_id) + 1,
+	    1);
 }
 
 /*

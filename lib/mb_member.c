@@ -225,6 +225,8 @@ mb_install(struct layer *l)
 	v.n = mb->next.n;
 	v.members = mb->next.m;
 	v.self = layer_self(l);
+	v.cut_off = mb->next_cut_off;
+	mb->next_cut_off = 0;
 	memset(&e, 0, sizeof(e));
 	e.type = EV_VIEW;
 	e.view = &v;
@@ -263,11 +265,14 @@ mb_install(struct layer *l)
 
 /*
  * Install a view of ourselves alone, as id: when we find nobody, or when
- * the group took us for dead.  There is no cut to obtain and no state to
- * adopt; the view's coordinator merges us back when it hears our HELLO.
+ * the group took us for dead (cut_off: the view says so, for the gap it
+ * leaves).  There is no cut to obtain and no state to adopt; the view's
+ * coordinator merges us back when it hears our HELLO.  Alone after a
+ * change that others did not answer, or after the others left, we were
+ * cut off from nothing: that view comes from mb_install as any other.
  */
 void
-mb_install_alone(struct layer *l, uint64_t id)
+mb_install_alone(struct layer *l, uint64_t id, int cut_off)
 {
 	struct mbrship	*mb = l->state;
 
@@ -281,6 +286,7 @@ mb_install_alone(struct layer *l, uint64_t id)
 	memset(&mb->next_start, 0, sizeof(mb->next_start));
 	mb->next_statelen = 0;
 	mb->next_adopt = 0;
+	mb->next_cut_off = cut_off;
 	mb_install(l);
 }
 

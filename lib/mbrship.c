@@ -159,7 +159,7 @@ mb_watch_hello(struct layer *l, uint64_t src, struct wire_rd *r)
 {
 	struct mbrship	*mb = l->state;
 	struct event	 e = { .type = EV_VIEW };
-	struct to_view	 v;
+	struct to_view	 v = { .id = 0 };
 	struct mb_set	 s;
 	uint64_t	 id = wire_u64(r);
 	uint32_t	 i;
@@ -211,6 +211,13 @@ mb_up(struct layer *l, struct to_msg *m)
 	int		 type = msg_len(m) > 0 ? msg_data(m)[0] : 0;
 	char		 name[32];
 
+	if (((struct mbrship *)l->state)->state == MB_LEFT) {
+		/* out for good: a late FLUSH or VIEW must not put us in a
+		 * view, whose ALIVEs would keep the others from taking a
+		 * member that is gone for gone */
+		msg_free(m);
+		return;
+	}
 	mb_woke(l);
 	if (((struct mbrship *)l->state)->state == MB_WATCHING) {
 		if (type == MB_HELLO && msg_len(m) > 0)
@@ -388,13 +395,15 @@ mb_timer(struct layer *l)
 	struct mbrship	*mb = l->state;
 	uint64_t	 now = layer_now(l);
 
+	if (mb->state == MB_LEFT)
+		return;
 	mb_woke(l);
 	if (mb->flush_id != 0 && mb->flush_coord != layer_self(l) &&
 	    now >= mb->flush_heard + MB_JOIN_WAIT && !mb->paused)
 		mb_flush_abandon(l);
 	if (mb->state == MB_JOINING) {
 		if (now >= mb->discover_at && mb->flush_id == 0) {
-			mb_install_alone(l, 1);
+			mb_install_alone(l, 1, 0);
 			return;
 		}
 		if (now >= mb->next_join) {

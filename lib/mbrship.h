@@ -83,6 +83,8 @@ struct mbrship {
 	unsigned char	 next_state[32];
 	size_t		 next_statelen;
 	int		 next_adopt;
+	int		 next_cut_off;	/* the next view is ours alone because
+					 * the others went on without us */
 	int		 in_flush_upcall;
 	/* failure detection */
 	uint64_t	 suspect_ns;
@@ -195,7 +197,7 @@ void		 mb_on_flush(struct layer *, uint64_t, struct wire_rd *);
 void		 mb_on_view(struct layer *, uint64_t, struct wire_rd *);
 void		 mb_release_future(struct layer *);
 void		 mb_install(struct layer *);
-void		 mb_install_alone(struct layer *, uint64_t);
+void		 mb_install_alone(struct layer *, uint64_t, int);
 void		 mb_cut_done(struct layer *);
 void		 mb_release_late(struct layer *, const struct cut *);
 void		 mb_up_data(struct layer *, struct to_msg *);

@@ -103,6 +103,10 @@ struct to_view {
 	uint32_t	 n;		/* members, by rank: members[0] is rank 0 */
 	uint64_t	*members;
 	uint64_t	 self;		/* this member's id */
+	int		 cut_off;	/* 1: the others took this member for
+					   dead and went on without it; it is
+					   alone here, and what they delivered
+					   meanwhile is missing (to(7)) */
 };
 
 struct to_callbacks {

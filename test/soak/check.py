@@ -275,7 +275,8 @@ class Run:
 	def exit_ok(self, p, status):
 		"""0, or 3 from a member that said on stderr that its stream
 		has a gap (torecv(1), tocast(1): a view that cut it off alone
-		or merged back members it was apart from)."""
+		or merged back members it was apart from, or a flush that
+		left messages undelivered)."""
 		if status == 0:
 			return True
 		if status != 3:
@@ -286,7 +287,8 @@ class Run:
 				err = f.read()
 		except OSError:
 			return False
-		return "cut off alone" in err or " merges " in err
+		return ("cut off alone" in err or " merges " in err or
+		    " not delivered here" in err)
 
 	# -- one log ------------------------------------------------------
 

@@ -172,6 +172,8 @@ sim_event(void *arg, struct event *e)
 				    (e->view->members[i] >> 48));
 			printf("\n");
 		}
+		if (e->view->cut_off)
+			nd->cut_offs++;
 		free(nd->view.members);
 		nd->view = *e->view;
 		nd->view.members = calloc(e->view->n, sizeof(uint64_t));

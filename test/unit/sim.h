@@ -42,6 +42,7 @@ struct sim_node {
 	size_t		 nrecs, caprecs;
 	struct to_view	 view;		/* last EV_VIEW seen at the top */
 	int		 views;		/* how many EV_VIEW */
+	int		 cut_offs;	/* of them, "cut off alone" (to_view) */
 	int		 exited;	/* EV_EXIT seen */
 	int		 exit_error;	/* its error, if any */
 	int		 cut_done;	/* EV_CUT_DONE seen (for NAK tests) */

@@ -253,8 +253,9 @@ static void
 test_bin_roundtrip(void)
 {
 	static uint64_t		 m3[] = { 1, 0xfedcba9876543210ULL, 3 };
-	struct to_view		 v0 = { 1, 0, NULL, 0 };
-	struct to_view		 v3 = { 8, 3, m3, 1 };
+	struct to_view		 v0 = { .id = 1 };
+	struct to_view		 v3 = { .id = 8, .n = 3, .members = m3,
+					    .self = 1 };
 	static const int	 chunks[] = { CHUNK_ALL, 1, CHUNK_RANDOM, 4096 };
 	struct frame_writer	*w;
 	struct frame_record	 fr;
@@ -329,7 +330,7 @@ static void
 test_text_roundtrip(enum frame_mode mode)
 {
 	static const int	 chunks[] = { CHUNK_ALL, 1, CHUNK_RANDOM, 3 };
-	struct to_view		 v = { 1, 0, NULL, 0 };
+	struct to_view		 v = { .id = 1 };
 	struct frame_writer	*w;
 	struct run		 u;
 	unsigned char		*out;

@@ -957,7 +957,8 @@ static void
 wired_deliver(void *arg, const struct to_msg *m)
 {
 	struct wired	*w = arg;
-	struct to_view	 v = { 2, 1, &w->id, w->id };
+	struct to_view	 v = { .id = 2, .n = 1, .members = &w->id,
+			    .self = w->id };
 	struct event	 e = { .type = EV_VIEW, .view = &v };
 
 	if (++w->got == 2 && w->leave) {
@@ -1001,7 +1002,7 @@ test_reentry(void)
 {
 	struct wired	 a, b;
 	uint64_t	 ids[2] = { 1001, 1002 };
-	struct to_view	 v = { 1, 2, ids, 0 };
+	struct to_view	 v = { .id = 1, .n = 2, .members = ids };
 	struct event	 e = { .type = EV_VIEW, .view = &v };
 	int		 k;
 

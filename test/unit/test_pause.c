@@ -294,6 +294,10 @@ run_pause(uint64_t seed, int victim, int stop_ms)
 	stream(&r, senders, 2, stop_ms);
 	sim_freeze(r.s, victim, 0);
 	stream(&r, senders, 2, 150);
+	if (r.s->nodes[victim].cut_offs == 0)
+		printf("# %s seed %llu: the stopped member was not told it "
+		    "was cut off\n", cur->name, (unsigned long long)seed);
+	CHECK(r.s->nodes[victim].cut_offs > 0);
 	return finish(&r, victim == 2 ? "stopped sender" : victim == 0 ?
 	    "stopped rank 0" : "stopped receiver", seed);
 }
