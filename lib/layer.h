@@ -69,6 +69,13 @@ enum ev_type {
 	/* down, answered in place before a datagram is read: ev->landing,
 	 * where its payload goes if it continues a message in reassembly. */
 	EV_LANDING,
+	/* up from NAK: some member acknowledged more of some broadcast
+	 * stream (a STATUS, or a vector riding on a broadcast came in). */
+	EV_ACKED,
+	/* down, answered in place: ev->ack.seq, how far member ev->ack.
+	 * member is known to hold member ev->ack.stream's broadcasts with no
+	 * gap (0: not known, or not both of the view). */
+	EV_ACK_OF,
 };
 
 /*
@@ -128,6 +135,9 @@ struct event {
 	char		 why[96];	/* EV_EXIT: and in words */
 	uint64_t	 prev_view_id;	/* EV_VIEW up: the view this one follows */
 	struct landing	*landing;	/* EV_LANDING */
+	struct {
+		uint64_t	 member, stream, seq;
+	}		 ack;		/* EV_ACK_OF */
 };
 
 struct layer_ops {

@@ -139,6 +139,7 @@ int		 nak_in_nak(struct layer *, struct to_msg *);
 
 /* nak_stable.c: stability, ack vectors, STATUS, pacing */
 void		 nak_stabilize(struct nak *, struct peer *);
+uint64_t	 nak_ack_of(struct nak *, uint64_t, uint64_t);
 void		 nak_touch(struct layer *);
 int		 nak_status_due(const struct nak *, uint64_t);
 void		 nak_status(struct layer *);

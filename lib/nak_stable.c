@@ -75,21 +75,35 @@ nak_stabilize(struct nak *s, struct peer *pj)
 	}
 }
 
-/* Member i holds pj's broadcasts up to seq. */
-static void
+/* Member i holds pj's broadcasts up to seq: 1 if that is news. */
+static int
 nak_set_ack(struct nak *s, struct peer *pi, struct peer *pj, uint64_t seq)
 {
 	uint64_t	*a, old;
 
 	if (pi->idx < 0 || pj->idx < 0 || pi == s->me)
-		return;
+		return 0;
 	a = &s->ack[pi->idx * s->n + pj->idx];
 	if (seq <= *a)
-		return;
+		return 0;
 	old = *a;
 	*a = seq;
 	if (old <= pj->bc.acked)
 		nak_stabilize(s, pj);
+	return 1;
+}
+
+/* EV_ACK_OF: what we know member holds of stream's broadcasts. */
+uint64_t
+nak_ack_of(struct nak *s, uint64_t member, uint64_t stream)
+{
+	struct peer	*pi = nak_find(s, member), *pj = nak_find(s, stream);
+
+	if (pi == NULL || pj == NULL || pi->idx < 0 || pj->idx < 0)
+		return 0;
+	if (pi == s->me)
+		return pj->bc.next - 1;		/* delivered up: held */
+	return s->ack[pi->idx * s->n + pj->idx];
 }
 
 /* Something for the next STATUS. */
@@ -323,10 +337,12 @@ nak_apply(struct layer *l, struct peer *p, uint64_t high,
 {
 	struct nak	*s = l->state;
 	struct peer	*q;
+	struct event	 e = { .type = EV_ACKED };
 	uint64_t	 member, seq, epoch;
 	size_t		 n = get16(v), i, el;
+	int		 news = 0;
 
-	nak_set_ack(s, p, p, high);
+	news |= nak_set_ack(s, p, p, high);
 	nak_raise(l, &p->bc, high);
 	for (i = 0, v += 2; i < n; i++, v += el) {
 		el = nak_entry_len(v[0]);
@@ -334,7 +350,7 @@ nak_apply(struct layer *l, struct peer *p, uint64_t high,
 		seq = get64(v + 9);
 		if (v[0] == NAK_ACK_BC) {
 			if ((q = nak_find(s, member)) != NULL)
-				nak_set_ack(s, p, q, seq);
+				news |= nak_set_ack(s, p, q, seq);
 			continue;
 		}
 		if (member != layer_self(l))
@@ -354,6 +370,8 @@ nak_apply(struct layer *l, struct peer *p, uint64_t high,
 			nak_raise(l, &p->rx, seq);
 	}
 	nak_greet(l, p);
+	if (news)
+		layer_ctl_up(l, &e);
 }
 
 int

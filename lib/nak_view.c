@@ -401,6 +401,9 @@ nak_ctl_down(struct layer *l, struct event *e)
 	case EV_STABLE:
 		e->stable = nak_stable(s);
 		break;
+	case EV_ACK_OF:
+		e->ack.seq = nak_ack_of(s, e->ack.member, e->ack.stream);
+		break;
 	case EV_LANDING:
 		nak_landing(s, e->landing);
 		layer_ctl_down(l, e);

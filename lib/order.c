@@ -236,6 +236,17 @@ order_rank(const struct order *o, uint64_t member)
 	return -1;
 }
 
+int
+order_in(const struct to_view *v, uint64_t member)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < v->n; i++)
+		if (v->members[i] == member)
+			return 1;
+	return 0;
+}
+
 static uint64_t *
 order_last(struct order *o, uint64_t sender)
 {
@@ -396,7 +407,8 @@ void
 order_place(struct order *o, struct to_msg *u, uint64_t sender,
     uint64_t sseq, uint64_t pos)
 {
-	struct ord_msg	 e = { sender, sseq, pos, 0, u };
+	struct ord_msg	 e = { .sender = sender, .sseq = sseq, .pos = pos,
+	    .m = u };
 
 	if (pos <= o->gseq) {
 		msg_free(u);
@@ -587,7 +599,8 @@ order_down(struct order *o, struct to_msg *m)
 	m->meta.dst = 0;
 	m->meta.flags = 0;
 	if (!o->have_view || o->flushing) {
-		e = (struct ord_msg){ layer_self(o->l), o->sseq, 0, 1, m };
+		e = (struct ord_msg){ .sender = layer_self(o->l),
+		    .sseq = o->sseq, .count = 1, .m = m };
 		return ordq_push(&o->blocked, &e);
 	}
 	return order_pack_add(o, m);
@@ -723,9 +736,15 @@ order_cmp_rank(const void *a, const void *b, void *arg)
  * same marks, so all of them decide alike; the sender itself never has a
  * gap (its own undelivered units are all there), and neither has a
  * member that goes on with the sender, which obtains the cut.
+ *
+ * Only the units of senders that go on with us (in next) are delivered:
+ * a sender on the other side of a split, or cut off alone, may have had
+ * them ordered there, by place, among others that we would put here by
+ * rank; its own side delivers them.  Those of a sender that failed go
+ * nowhere, alike on every side.
  */
 static void
-order_deliver_unordered(struct order *o, int alone)
+order_deliver_unordered(struct order *o, const struct to_view *next)
 {
 	struct ord_queue *q = &o->unordered;
 	struct ord_msg	*all, *e;
@@ -746,7 +765,7 @@ order_deliver_unordered(struct order *o, int alone)
 	o->unnumbered = 1;
 	for (i = 0; i < n; i++) {
 		last = order_last(o, all[i].sender);
-		if (alone && all[i].sender != layer_self(o->l)) {
+		if (!order_in(next, all[i].sender)) {
 			layer_stats(o->l)->unordered_gaps++;
 			msg_free(all[i].m);
 			continue;
@@ -841,9 +860,11 @@ order_view(struct order *o, struct event *e)
 
 	alone = o->have_view && o->view.n > 1 && e->view->n == 1 &&
 	    e->view->members[0] == layer_self(o->l);
+	if (o->have_view && o->proto->close != NULL)
+		o->proto->close(o, e->view);
 	order_heap_drain(o, alone);
 	order_keep_pending(o);
-	order_deliver_unordered(o, alone);
+	order_deliver_unordered(o, e->view);
 	if (e->adopt_state && e->view_state_len >= 8)
 		o->gseq = get64(e->view_state);
 	put64(e->view_state, o->gseq);
@@ -874,6 +895,11 @@ order_ctl_up(struct order *o, struct event *e)
 		order_flush(o);
 	else if (e->type == EV_VIEW)
 		order_view(o, e);
+	else if (e->type == EV_ACKED) {
+		if (o->have_view && o->proto->acked != NULL)
+			o->proto->acked(o);
+		return;		/* ours alone */
+	}
 	layer_ctl_up(o->l, e);
 }
 

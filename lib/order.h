@@ -49,6 +49,12 @@ struct order_proto {
 	void	(*kick)(struct order *);
 	/* The deadline of order_wake() passed.  May be NULL. */
 	void	(*timer)(struct order *);
+	/* The view closes, next is the view after it: deliver (or drop)
+	 * what the protocol still holds, before the unordered units (see
+	 * order_deliver_unordered).  May be NULL. */
+	void	(*close)(struct order *, const struct to_view *next);
+	/* EV_ACKED: a member acknowledged more of a stream.  May be NULL. */
+	void	(*acked)(struct order *);
 };
 
 struct ord_msg {
@@ -56,6 +62,7 @@ struct ord_msg {
 	uint64_t	 pos;		/* global position, where known */
 	uint32_t	 count;		/* messages in the unit */
 	struct to_msg	*m;
+	uint64_t	 stream, stream_seq; /* the NAK stream it came in */
 };
 
 struct ord_queue {
@@ -122,6 +129,8 @@ void	 order_deliver(struct order *, struct to_msg *, uint64_t sender,
 void	 order_place(struct order *, struct to_msg *, uint64_t sender,
 	    uint64_t sseq, uint64_t pos);
 int	 order_rank(const struct order *, uint64_t member);
+/* Whether member is in view v. */
+int	 order_in(const struct to_view *v, uint64_t member);
 /* Push an n-byte header, however large, leaving the layers below room. */
 unsigned char	*order_push(struct order *, struct to_msg *, size_t n);
 /* Send what waits in the pack now, as one unit. */

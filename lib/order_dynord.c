@@ -187,8 +187,8 @@ static void
 dy_entry(struct dynord *dy, int r, uint64_t sseq, uint32_t count)
 {
 	struct dy_member *mb = &dy->mb[r];
-	struct ord_msg	 p = { dy->o.view.members[r], sseq, dy->next, count,
-	    NULL };
+	struct ord_msg	 p = { .sender = dy->o.view.members[r], .sseq = sseq,
+	    .pos = dy->next, .count = count };
 
 	dy->next += count ? count : 1;
 	if (sseq + count - 1 > mb->placed)
@@ -227,14 +227,16 @@ dy_become(struct dynord *dy)
 	dy->ordering = 1;
 	for (i = 0; i < o->pending.n; i++) {
 		e = ordq_at(&o->pending, i);
-		t = (struct ord_msg){ (uint64_t)me, e->sseq, 0, e->count, NULL };
+		t = (struct ord_msg){ .sender = (uint64_t)me, .sseq = e->sseq,
+		    .count = e->count };
 		if (e->sseq > dy->mb[me].placed)
 			(void)ordq_push(&todo, &t);
 	}
 	for (r = 0; r < dy->n; r++)
 		for (i = 0; (int)r != me && i < dy->mb[r].data.n; i++) {
 			e = ordq_at(&dy->mb[r].data, i);
-			t = (struct ord_msg){ r, e->sseq, 0, e->count, NULL };
+			t = (struct ord_msg){ .sender = r, .sseq = e->sseq,
+			    .count = e->count };
 			if (e->sseq > dy->mb[r].placed)
 				(void)ordq_push(&todo, &t);
 		}
@@ -301,7 +303,7 @@ dy_handoff(struct dynord *dy, int to)
 static void
 dy_apply(struct dynord *dy, uint64_t src, const unsigned char *p, size_t len)
 {
-	struct ord_msg	 e = { src, 0, 0, 0, NULL };
+	struct ord_msg	 e = { .sender = src };
 	uint64_t	 sseq;
 	uint32_t	 count;
 	int		 r;
@@ -334,8 +336,8 @@ dy_apply(struct dynord *dy, uint64_t src, const unsigned char *p, size_t len)
 static void
 dy_data(struct dynord *dy, int r, uint64_t sseq, struct to_msg *u)
 {
-	struct ord_msg	 d = { dy->o.view.members[r], sseq, 0, pack_count(u),
-	    u };
+	struct ord_msg	 d = { .sender = dy->o.view.members[r], .sseq = sseq,
+	    .count = pack_count(u), .m = u };
 
 	if (d.count == 0) {
 		layer_stats(dy->o.l)->dropped_bad++;

@@ -31,6 +31,25 @@
  * of this: undelivered units go out unordered (order.c), ORDERED held
  * behind a MOVE that no survivor has are dropped with it.
  *
+ * Confirmation.  The order is made at the sequencer, apart from the
+ * messages: a member's unit that the sequencer ordered may, if the group
+ * splits before the member got its ORDERED, be delivered on the member's
+ * side by the flush, unordered, by rank, among others that the
+ * sequencer's side delivered in another order (soak seeds 1035, 1116).
+ * So a unit is delivered only once its sender holds its ORDERED
+ * ("confirmed"): then the sender's side obtains it in the flush and
+ * delivers it by its place, as everyone does.  The sequencer learns that
+ * from NAK's acknowledgements (EV_ACKED, EV_ACK_OF; its own units are
+ * confirmed at once) and says how many units of the view are confirmed,
+ * in order, in a CONFIRM in its stream, which every member obeys: so the
+ * members of a side, which obtain the same prefix of that stream, agree
+ * on what was confirmed.  When the view closes, units past the last
+ * CONFIRM are delivered, by place, if their sender goes on with us, else
+ * dropped: its side has them.  After a MOVE the new sequencer confirms
+ * the old one's units as well (every member keeps the queue).  The cost
+ * is a CONFIRM, one more one-way delay, and for a unit of a member other
+ * than the sequencer, its acknowledgement (NAK's STATUS).
+ *
  * Guarantees (over MBRSHIP, NAK): one total order, per-sender FIFO, and
  * the rules of section 3.1 at view changes.
  *
@@ -44,6 +63,8 @@
  *	+---+---------------+---------------+
  *	| 3 | new sequencer |			MOVE, its broadcast
  *	+---+---------------+
+ *	| 4 |   confirmed   |			CONFIRM, its broadcast:
+ *	+---+---------------+			units of the view so far
  *	 0   1               9               17
  *
  *	(UNORDERED, type 0x80: see order.c)
@@ -55,9 +76,11 @@
 #define DS_DATA		1
 #define DS_ORDERED	2
 #define DS_MOVE		3
+#define DS_CONFIRM	4
 #define DS_DATA_HDR	13
 #define DS_ORDERED_HDR	17
 #define DS_MOVE_HDR	9
+#define DS_CONFIRM_HDR	9
 
 struct dynseq {
 	struct order	 o;		/* first: the layer state is both */
@@ -70,6 +93,13 @@ struct dynseq {
 	int		 replaying;
 	struct ord_queue held_data;	/* DATA for a later epoch (pos: it) */
 	struct ord_queue held_ord;	/* from a later sequencer (sender: it) */
+	/* confirmation */
+	struct ord_queue waiting;	/* ORDERED units not yet delivered:
+					 * pos their index in the view,
+					 * stream_seq 0 once confirmed */
+	uint64_t	 idx;		/* ORDERED units of the view so far */
+	uint64_t	 conf;		/* confirmed, as the stream says */
+	uint64_t	 told;		/* sequencer: the most it said */
 };
 
 static void	ds_up_ordered(struct dynseq *, struct to_msg *);
@@ -170,7 +200,8 @@ ds_up_data(struct dynseq *ds, struct to_msg *m)
 		return;
 	}
 	if (epoch > ds->epoch) {
-		e = (struct ord_msg){ m->meta.src, 0, epoch, 0, m };
+		e = (struct ord_msg){ .sender = m->meta.src, .pos = epoch,
+		    .m = m };
 		(void)ordq_push(&ds->held_data, &e);
 	} else if (ds->ordering)
 		ds_order_data(ds, m);
@@ -249,6 +280,8 @@ ds_apply_move(struct dynseq *ds, uint64_t to)
 		ds->ordering = 1;
 		ds->send_to = to;
 		ds->send_epoch = ds->epoch;
+		ds->told = ds->conf;	/* the old one's units: ours now */
+		order_wake(o, layer_now(o->l));
 		order_recast(o);
 	} else if (ds->running && ds->send_epoch < ds->epoch) {
 		ds->send_to = to;
@@ -259,12 +292,114 @@ ds_apply_move(struct dynseq *ds, uint64_t to)
 	ds_replay(ds);
 }
 
-/* ORDERED or MOVE from the sequencer whose stream we deliver. */
+/* Deliver the waiting units the stream confirmed. */
+static void
+ds_release(struct dynseq *ds)
+{
+	struct ord_msg	*e, c;
+
+	while ((e = ordq_front(&ds->waiting)) != NULL && e->pos <= ds->conf) {
+		c = *e;
+		ordq_pop(&ds->waiting);
+		order_deliver(&ds->o, c.m, c.sender, c.sseq);
+	}
+}
+
+/* What member is known to hold of stream's broadcasts (NAK). */
+static uint64_t
+ds_ack_of(struct dynseq *ds, uint64_t member, uint64_t stream)
+{
+	struct event	 e = { .type = EV_ACK_OF };
+
+	e.ack.member = member;
+	e.ack.stream = stream;
+	layer_ctl_down(ds->o.l, &e);
+	return e.ack.seq;
+}
+
+/*
+ * As the sequencer: mark the units whose senders hold them, and say how
+ * many of the view's units are confirmed, in order, if that grew.
+ */
+static void
+ds_confirm(struct dynseq *ds)
+{
+	struct ord_msg	*e;
+	struct to_msg	*m;
+	uint64_t	 upto = ds->conf, who = 0, of = 0, has = 0;
+	size_t		 i;
+
+	if (!ds->ordering || !ds->running)
+		return;
+	for (i = 0; (e = ordq_at(&ds->waiting, i)) != NULL; i++) {
+		if (e->stream_seq != 0) {
+			if (e->sender != who || e->stream != of) {
+				who = e->sender;
+				of = e->stream;
+				has = ds_ack_of(ds, who, of);
+			}
+			if (has < e->stream_seq)
+				break;
+			e->stream_seq = 0;
+		}
+		upto = e->pos;
+	}
+	if (upto <= ds->told ||
+	    (m = msg_new(MSG_HEADROOM, DS_CONFIRM_HDR)) == NULL)
+		return;
+	msg_data(m)[0] = DS_CONFIRM;
+	put64(msg_data(m) + 1, upto);
+	ds->told = upto;
+	(void)layer_down(ds->o.l, m);
+}
+
+static void
+ds_timer(struct order *o)
+{
+	ds_confirm((struct dynseq *)o);
+}
+
+static void
+ds_acked(struct order *o)
+{
+	struct dynseq	*ds = (struct dynseq *)o;
+
+	if (ds->ordering && ds->told < ds->idx)
+		order_wake(o, layer_now(o->l));
+}
+
+/*
+ * The view closes: units past the last CONFIRM go by place if their
+ * sender goes on with us, else its side has them (see above).  The two
+ * sides deliver different ones there, so with global seq 0 (order.c).
+ */
+static void
+ds_close(struct order *o, const struct to_view *next)
+{
+	struct dynseq	*ds = (struct dynseq *)o;
+	struct ord_msg	*e, c;
+
+	o->unnumbered = 1;
+	while ((e = ordq_front(&ds->waiting)) != NULL) {
+		c = *e;
+		ordq_pop(&ds->waiting);
+		if (order_in(next, c.sender))
+			order_deliver(o, c.m, c.sender, c.sseq);
+		else {
+			layer_stats(o->l)->unordered_gaps++;
+			msg_free(c.m);
+		}
+	}
+	o->unnumbered = 0;
+}
+
+/* ORDERED, MOVE or CONFIRM from the sequencer whose stream we deliver. */
 static void
 ds_up_ordered(struct dynseq *ds, struct to_msg *m)
 {
 	const unsigned char *h = msg_data(m);
 	uint64_t	 sender, sseq;
+	struct ord_msg	 e;
 
 	if (h[0] == DS_MOVE) {
 		sender = get64(h + 1);
@@ -272,10 +407,25 @@ ds_up_ordered(struct dynseq *ds, struct to_msg *m)
 		ds_apply_move(ds, sender);
 		return;
 	}
+	if (h[0] == DS_CONFIRM) {
+		if (get64(h + 1) > ds->conf && get64(h + 1) <= ds->idx)
+			ds->conf = get64(h + 1);
+		msg_free(m);
+		ds_release(ds);
+		return;
+	}
 	sender = get64(h + 1);
 	sseq = get64(h + 9);
 	msg_pull(m, DS_ORDERED_HDR);
-	order_deliver(&ds->o, m, sender, sseq);
+	e = (struct ord_msg){ .sender = sender, .sseq = sseq, .pos = ++ds->idx,
+	    .m = m, .stream = m->meta.src, .stream_seq = sender ==
+	    m->meta.src ? 0 : m->meta.stream_seq };
+	if (ordq_push(&ds->waiting, &e) == -1) {
+		layer_stats(ds->o.l)->dropped_bad++;
+		return;
+	}
+	if (ds->ordering)
+		order_wake(&ds->o, layer_now(ds->o.l));
 }
 
 static void
@@ -291,7 +441,9 @@ ds_up(struct order *o, struct to_msg *m)
 		return;
 	}
 	if (!((len >= DS_ORDERED_HDR + 1 && h[0] == DS_ORDERED) ||
-	    (len == DS_MOVE_HDR && h[0] == DS_MOVE)) || m->meta.dst != 0 ||
+	    (len == DS_MOVE_HDR && h[0] == DS_MOVE) ||
+	    (len == DS_CONFIRM_HDR && h[0] == DS_CONFIRM)) ||
+	    m->meta.dst != 0 ||
 	    order_rank(o, m->meta.src) == -1) {
 		layer_stats(o->l)->dropped_bad++;
 		msg_free(m);
@@ -302,7 +454,7 @@ ds_up(struct order *o, struct to_msg *m)
 		return;
 	}
 	/* a later sequencer, whose MOVE we have yet to apply */
-	e = (struct ord_msg){ m->meta.src, 0, 0, 0, m };
+	e = (struct ord_msg){ .sender = m->meta.src, .m = m };
 	(void)ordq_push(&ds->held_ord, &e);
 }
 
@@ -323,6 +475,8 @@ ds_view(struct order *o)
 
 	ordq_clear(&ds->held_data);
 	ordq_clear(&ds->held_ord);
+	ordq_clear(&ds->waiting);
+	ds->idx = ds->conf = ds->told = 0;
 	ds->seq = ds->send_to = o->view.members[0];
 	ds->epoch = ds->send_epoch = 0;
 	ds->ordering = ds->seq == layer_self(o->l);
@@ -334,6 +488,9 @@ static const struct order_proto dynseq_proto = {
 	.up = ds_up,
 	.flush = ds_flush,
 	.view = ds_view,
+	.timer = ds_timer,
+	.close = ds_close,
+	.acked = ds_acked,
 };
 
 static int
@@ -365,6 +522,7 @@ ds_fini(struct layer *l)
 	order_fini(&ds->o);
 	ordq_free(&ds->held_data);
 	ordq_free(&ds->held_ord);
+	ordq_free(&ds->waiting);
 	free(ds);
 	l->state = NULL;
 }

@@ -102,8 +102,8 @@ static int
 tt_cast(struct order *o, struct to_msg *u)
 {
 	struct total	*tt = (struct total *)o;
-	struct ord_msg	 e = { layer_self(o->l), u->meta.sender_seq, 0,
-	    pack_count(u), u };
+	struct ord_msg	 e = { .sender = layer_self(o->l),
+	    .sseq = u->meta.sender_seq, .count = pack_count(u), .m = u };
 
 	if (!tt->running) {
 		msg_free(u);	/* in o->pending: it goes unordered */

@@ -100,8 +100,8 @@ static int
 tm_cast(struct order *o, struct to_msg *u)
 {
 	struct totem	*tm = (struct totem *)o;
-	struct ord_msg	 e = { layer_self(o->l), u->meta.sender_seq, 0,
-	    pack_count(u), u };
+	struct ord_msg	 e = { .sender = layer_self(o->l),
+	    .sseq = u->meta.sender_seq, .count = pack_count(u), .m = u };
 
 	if (!tm->running) {
 		msg_free(u);	/* in o->pending: it goes unordered */
