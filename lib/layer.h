@@ -76,6 +76,10 @@ enum ev_type {
 	 * member is known to hold member ev->ack.stream's broadcasts with no
 	 * gap (0: not known, or not both of the view). */
 	EV_ACK_OF,
+	/* down: a layer above waits on our acknowledgement of what came in
+	 * (dynseq: the sequencer, to confirm our unit): NAK sends its next
+	 * STATUS sooner than usual. */
+	EV_ACK_SOON,
 };
 
 /*

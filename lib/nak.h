@@ -44,6 +44,7 @@ enum nak_kind { NAK_ACK_BC = 1, NAK_ACK_P2P, NAK_HIGH_P2P };
 #define NAK_RETRY	(10 * MS)
 #define NAK_DAMP	(2 * MS)
 #define NAK_STATUS_GAP	(2 * MS)
+#define NAK_URGENT_GAP	(MS / 20)	/* the gap after EV_ACK_SOON */
 #define NAK_HEARTBEAT	(50 * MS)
 #define NAK_LIMBO	(5000 * MS)	/* a leaver's broadcasts kept */
 #define NAK_FLIGHT_MIN	(256 * 1024)	/* bytes in flight, at least */
@@ -97,6 +98,7 @@ struct nak {
 	struct mq	 loop;
 	uint64_t	 looped;	/* own broadcasts delivered up */
 	int		 dirty;		/* STATUS news since the last */
+	int		 urgent;	/* EV_ACK_SOON since the last */
 	uint64_t	 status_at;	/* when the last went */
 	int		 cutting, cut_check;
 	int		 depth;		/* in up() or timer() */

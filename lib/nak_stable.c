@@ -106,12 +106,13 @@ nak_ack_of(struct nak *s, uint64_t member, uint64_t stream)
 	return s->ack[pi->idx * s->n + pj->idx];
 }
 
-/* Something for the next STATUS. */
+/* Something for the next STATUS; urgent: EV_ACK_SOON. */
 void
 nak_touch(struct layer *l)
 {
 	struct nak	*s = l->state;
-	uint64_t	 t = s->status_at + NAK_STATUS_GAP;
+	uint64_t	 t = s->status_at + (s->urgent ? NAK_URGENT_GAP :
+			    NAK_STATUS_GAP);
 
 	s->dirty = 1;
 	layer_wake_by(l, t > layer_now(l) ? t : layer_now(l));
@@ -123,7 +124,8 @@ nak_status_due(const struct nak *s, uint64_t now)
 	if (!s->viewed || s->me->idx < 0)
 		return 0;
 	if (s->dirty)
-		return now >= s->status_at + NAK_STATUS_GAP;
+		return now >= s->status_at + (s->urgent ? NAK_URGENT_GAP :
+		    NAK_STATUS_GAP);
 	return now >= s->status_at + NAK_HEARTBEAT;
 }
 
@@ -208,7 +210,7 @@ nak_status(struct layer *l)
 
 	if ((v = reallocarray(NULL, 3 * s->n + 1, sizeof(*v))) == NULL)
 		return;
-	s->dirty = 0;
+	s->dirty = s->urgent = 0;
 	s->status_at = layer_now(l);
 	s->ack_bytes = 0;
 	k = nak_vector(s, v);

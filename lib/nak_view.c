@@ -404,6 +404,10 @@ nak_ctl_down(struct layer *l, struct event *e)
 	case EV_ACK_OF:
 		e->ack.seq = nak_ack_of(s, e->ack.member, e->ack.stream);
 		break;
+	case EV_ACK_SOON:
+		s->urgent = 1;
+		nak_touch(l);
+		break;
 	case EV_LANDING:
 		nak_landing(s, e->landing);
 		layer_ctl_down(l, e);

@@ -426,6 +426,11 @@ ds_up_ordered(struct dynseq *ds, struct to_msg *m)
 	}
 	if (ds->ordering)
 		order_wake(&ds->o, layer_now(ds->o.l));
+	else if (sender == layer_self(ds->o.l)) {
+		struct event	 soon = { .type = EV_ACK_SOON };
+
+		layer_ctl_down(ds->o.l, &soon);	/* the sequencer waits */
+	}
 }
 
 static void
