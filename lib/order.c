@@ -381,7 +381,8 @@ order_heap_run(struct order *o)
 {
 	struct ord_msg	 e;
 
-	while (o->nheap > 0 && o->heap[0].pos <= o->gseq + 1) {
+	while (o->nheap > 0 && o->heap[0].pos <= o->gseq + 1 &&
+	    (!o->gated || o->heap[0].pos <= o->conf)) {
 		e = heap_pop(o);
 		if (e.pos <= o->gseq)
 			msg_free(e.m);		/* a duplicate */
@@ -414,10 +415,19 @@ order_place(struct order *o, struct to_msg *u, uint64_t sender,
 		msg_free(u);
 		return;
 	}
-	if (pos == o->gseq + 1)
+	if (pos == o->gseq + 1 && (!o->gated || pos <= o->conf))
 		order_deliver_at(o, u, sender, sseq, pos);
 	else if (heap_push(o, &e) == -1)
 		order_no_memory(o);
+	order_heap_run(o);
+}
+
+void
+order_confirm(struct order *o, uint64_t conf)
+{
+	if (conf <= o->conf)
+		return;
+	o->conf = conf;
 	order_heap_run(o);
 }
 
@@ -427,17 +437,24 @@ order_place(struct order *o, struct to_msg *u, uint64_t sender,
  * of a split, which fills them), so these deliveries are unnumbered, as
  * the unordered ones below: the numbers a log shows within a view are
  * always consecutive, and any that it shows name one message everywhere.
+ * Gated, a place past conf goes only if its sender goes on with us (in
+ * next): its sender may not hold it, and then the sender's side delivers
+ * the unit by rank (order_deliver_unordered), among others.
  */
 static void
-order_heap_drain(struct order *o, int alone)
+order_heap_drain(struct order *o, int alone, const struct to_view *next)
 {
 	struct ord_msg	 e;
 
 	while (o->nheap > 0) {
 		e = heap_pop(o);
-		if (e.pos > o->gseq + 1)
+		if (e.pos > o->gseq + 1 || (o->gated && e.pos > o->conf))
 			o->unnumbered = 1;	/* past a hole: see below */
-		if (e.pos <= o->gseq || (alone && o->unnumbered)) {
+		if (e.pos > o->gseq && o->gated && e.pos > o->conf &&
+		    !order_in(next, e.sender)) {
+			layer_stats(o->l)->unordered_gaps++;
+			msg_free(e.m);
+		} else if (e.pos <= o->gseq || (alone && o->unnumbered)) {
 			if (e.pos > o->gseq)	/* alone: see order_view */
 				layer_stats(o->l)->unordered_gaps++;
 			msg_free(e.m);
@@ -862,13 +879,14 @@ order_view(struct order *o, struct event *e)
 	    e->view->members[0] == layer_self(o->l);
 	if (o->have_view && o->proto->close != NULL)
 		o->proto->close(o, e->view);
-	order_heap_drain(o, alone);
+	order_heap_drain(o, alone, e->view);
 	order_keep_pending(o);
 	order_deliver_unordered(o, e->view);
 	if (e->adopt_state && e->view_state_len >= 8)
 		o->gseq = get64(e->view_state);
 	put64(e->view_state, o->gseq);
 	e->view_state_len = 8;
+	o->conf = o->gseq;		/* places go on from there */
 	for (i = 0; i < e->view->n; i++)
 		in_view |= e->view->members[i] == layer_self(o->l);
 	if (!in_view || order_adopt(o, e->view) == -1)

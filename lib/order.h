@@ -90,6 +90,10 @@ struct order {
 	size_t		 nlast;
 	uint32_t	*act;		/* per view member: messages ordered */
 	uint32_t	 act_total;
+	/* order_confirm: places past conf wait (a protocol that sets gated
+	 * delivers a place only once the unit's sender holds it) */
+	int		 gated;
+	uint64_t	 conf;
 	size_t		 below;		/* header bytes the layers below push */
 	/* packing */
 	enum pack_mode	 pack_mode;
@@ -124,11 +128,15 @@ void	 order_timer(struct order *);
 void	 order_deliver(struct order *, struct to_msg *, uint64_t sender,
 	    uint64_t sseq);
 /* Deliver unit m at global position pos once every position before it
- * is delivered; the unit takes pack_count() positions.  What is still
- * held when the view closes is delivered by position, over any gap. */
+ * is delivered (and, gated, pos <= conf); the unit takes pack_count()
+ * positions.  What is still held when the view closes is delivered by
+ * position, over any gap; past conf only if its sender goes on with
+ * us. */
 void	 order_place(struct order *, struct to_msg *, uint64_t sender,
 	    uint64_t sseq, uint64_t pos);
 int	 order_rank(const struct order *, uint64_t member);
+/* Gated: every place up to conf is confirmed; deliver what waited. */
+void	 order_confirm(struct order *, uint64_t conf);
 /* Whether member is in view v. */
 int	 order_in(const struct to_view *v, uint64_t member);
 /* Push an n-byte header, however large, leaving the layers below room. */

@@ -32,6 +32,17 @@
  * (their senders, if they survive, re-sent them unordered), and rank 0
  * orders.
  *
+ * Confirmation (as in dynseq, order_dynseq.c): a place is delivered only
+ * once the unit's sender holds the entry that gave it, so that a split
+ * never has the orderer's side deliver by place what the sender's side,
+ * without the entry, delivers by rank.  Every member keeps the entries
+ * it applied with the stream number of the message that carried them
+ * (the orderer learns its own from their loopback); the orderer asks NAK
+ * what each sender holds of that stream and appends a CONFIRM entry
+ * (every place up to pos is confirmed), which every member applies in
+ * stream order, the orderer too (order_confirm).  A member that gets an
+ * entry placing its own unit asks NAK for a prompt STATUS (EV_ACK_SOON).
+ *
  * Guarantees (over MBRSHIP, NAK): one total order, per-sender FIFO, and
  * the rules of section 3.1 at view changes.
  *
@@ -52,6 +63,8 @@
  *		 0      1               9       13
  *		rank 0xff: HANDOFF, the orderer is now the member whose rank
  *		is in the sender seq field (count 0)
+ *		rank 0xfe: CONFIRM, every place up to the position in the
+ *		sender seq field is confirmed (count 0)
  *	(UNORDERED, type 0x80: see order.c)
  */
 #include <stdlib.h>
@@ -67,6 +80,8 @@
 #define DY_ORDER_HDR	5
 #define DY_ENTRY	13
 #define DY_HANDOFF	0xff
+#define DY_CONFIRM	0xfe
+#define DY_UNSENT	UINT64_MAX	/* orderer: entry not yet looped back */
 
 struct dy_member {
 	struct ord_queue data;		/* units not yet placed (sseq, count) */
@@ -87,10 +102,14 @@ struct dynord {
 	unsigned char	*out;		/* entries applied, not yet sent */
 	size_t		 nout, capout;	/* in entries */
 	struct ord_queue held;		/* entries of a later orderer */
+	struct ord_queue unconf;	/* entries applied, not known
+					 * confirmed: pos, count, sender id,
+					 * stream and stream_seq (0: known) */
+	uint64_t	 told;		/* orderer: the last CONFIRM */
 };
 
 static void	dy_apply(struct dynord *, uint64_t, const unsigned char *,
-		    size_t);
+		    size_t, uint64_t);
 
 static void
 dy_reset(struct dynord *dy)
@@ -105,7 +124,9 @@ dy_reset(struct dynord *dy)
 	dy->mb = NULL;
 	dy->n = 0;
 	dy->nout = 0;
+	dy->told = 0;
 	ordq_clear(&dy->held);
+	ordq_clear(&dy->unconf);
 }
 
 /* Send the entries applied so far: in ORDER messages of a datagram each. */
@@ -182,14 +203,27 @@ dy_match(struct dynord *dy, int r)
 	}
 }
 
-/* An entry: the unit (r, sseq) of count messages is next in order. */
+/*
+ * An entry from stream (message stream_seq there, DY_UNSENT if ours not
+ * yet looped back): the unit (r, sseq) of count messages is next in order.
+ */
 static void
-dy_entry(struct dynord *dy, int r, uint64_t sseq, uint32_t count)
+dy_entry(struct dynord *dy, int r, uint64_t sseq, uint32_t count,
+    uint64_t stream, uint64_t stream_seq)
 {
 	struct dy_member *mb = &dy->mb[r];
 	struct ord_msg	 p = { .sender = dy->o.view.members[r], .sseq = sseq,
-	    .pos = dy->next, .count = count };
+	    .pos = dy->next, .count = count }, c = p;
 
+	c.stream = stream;
+	c.stream_seq = p.sender == stream ? 0 : stream_seq;
+	(void)ordq_push(&dy->unconf, &c);
+	if (p.sender == layer_self(dy->o.l) && stream !=
+	    layer_self(dy->o.l)) {
+		struct event	 soon = { .type = EV_ACK_SOON };
+
+		layer_ctl_down(dy->o.l, &soon);	/* the orderer waits */
+	}
 	dy->next += count ? count : 1;
 	if (sseq + count - 1 > mb->placed)
 		mb->placed = sseq + count - 1;
@@ -206,7 +240,7 @@ dy_order(struct dynord *dy, int r, uint64_t sseq, uint32_t count)
 	int		 to;
 
 	dy_put_entry(dy, r, sseq, count);
-	dy_entry(dy, r, sseq, count);
+	dy_entry(dy, r, sseq, count, layer_self(dy->o.l), DY_UNSENT);
 	to = order_activity(&dy->o, r, count);
 	if (to >= 0 && dy->ordering)
 		dy_handoff(dy, to);
@@ -225,6 +259,8 @@ dy_become(struct dynord *dy)
 	int		 me = order_rank(o, layer_self(o->l));
 
 	dy->ordering = 1;
+	dy->told = o->conf;	/* the old orderer's entries: ours to confirm */
+	order_wake_by(o, layer_now(o->l));
 	for (i = 0; i < o->pending.n; i++) {
 		e = ordq_at(&o->pending, i);
 		t = (struct ord_msg){ .sender = (uint64_t)me, .sseq = e->sseq,
@@ -282,7 +318,8 @@ dy_new_orderer(struct dynord *dy, int r)
 		return;
 	dy->replaying = 1;
 	while ((m = dy_take_held(dy)) != NULL) {
-		dy_apply(dy, dy->orderer, msg_data(m), msg_len(m));
+		dy_apply(dy, dy->orderer, msg_data(m), msg_len(m),
+		    m->meta.stream_seq);
 		msg_free(m);
 	}
 	dy->replaying = 0;
@@ -298,21 +335,112 @@ dy_handoff(struct dynord *dy, int to)
 	dy_new_orderer(dy, to);
 }
 
-/* Apply the entries p[0..len) of src, or hold them if src does not
- * order yet.  Our own are applied already. */
+/* The stream says every place up to pos is confirmed. */
 static void
-dy_apply(struct dynord *dy, uint64_t src, const unsigned char *p, size_t len)
+dy_confirmed(struct dynord *dy, uint64_t pos)
 {
-	struct ord_msg	 e = { .sender = src };
+	struct ord_msg	*e;
+
+	while ((e = ordq_front(&dy->unconf)) != NULL && e->pos <= pos)
+		ordq_pop(&dy->unconf);
+	order_confirm(&dy->o, pos);
+}
+
+/* What member is known to hold of stream's broadcasts (NAK). */
+static uint64_t
+dy_ack_of(struct dynord *dy, uint64_t member, uint64_t stream)
+{
+	struct event	 e = { .type = EV_ACK_OF };
+
+	e.ack.member = member;
+	e.ack.stream = stream;
+	layer_ctl_down(dy->o.l, &e);
+	return e.ack.seq;
+}
+
+/*
+ * As the orderer: mark the entries whose units' senders hold them, and
+ * append a CONFIRM of the places confirmed in order, if that grew.
+ */
+static void
+dy_confirm(struct dynord *dy)
+{
+	struct ord_msg	*e;
+	uint64_t	 upto = dy->told, who = 0, of = 0, has = 0;
+	size_t		 i;
+
+	if (!dy->ordering || !dy->running)
+		return;
+	for (i = 0; (e = ordq_at(&dy->unconf, i)) != NULL; i++) {
+		if (e->stream_seq == DY_UNSENT)
+			break;
+		if (e->stream_seq != 0) {
+			if (e->sender != who || e->stream != of) {
+				who = e->sender;
+				of = e->stream;
+				has = dy_ack_of(dy, who, of);
+			}
+			if (has < e->stream_seq)
+				break;
+			e->stream_seq = 0;
+		}
+		upto = e->pos + (e->count ? e->count : 1) - 1;
+	}
+	if (upto > dy->told) {
+		dy->told = upto;
+		dy_put_entry(dy, DY_CONFIRM, upto, 0);
+	}
+}
+
+/*
+ * Our own entries came back in our stream as message seq: they are
+ * applied already, but now we know where they went, and a CONFIRM of
+ * ours counts only from here, as everyone else's does.
+ */
+static void
+dy_looped(struct dynord *dy, const unsigned char *p, size_t len,
+    uint64_t seq)
+{
+	struct ord_msg	*e;
+	size_t		 i = 0;
+
+	for (; len >= DY_ENTRY; p += DY_ENTRY, len -= DY_ENTRY) {
+		if (p[0] == DY_CONFIRM) {
+			dy_confirmed(dy, get64(p + 1));
+			continue;
+		}
+		if (p[0] == DY_HANDOFF || (p[0] < dy->n &&
+		    dy->o.view.members[p[0]] == layer_self(dy->o.l)))
+			continue;	/* ours: confirmed at once */
+		while ((e = ordq_at(&dy->unconf, i)) != NULL &&
+		    e->stream_seq != DY_UNSENT)
+			i++;
+		if (e != NULL)
+			e->stream_seq = seq;
+	}
+	order_wake_by(&dy->o, layer_now(dy->o.l));
+}
+
+/* Apply the entries p[0..len) of src, carried by its message seq, or
+ * hold them if src does not order yet.  Our own are applied already. */
+static void
+dy_apply(struct dynord *dy, uint64_t src, const unsigned char *p, size_t len,
+    uint64_t seq)
+{
+	struct ord_msg	 e = { .sender = src, .stream_seq = seq };
 	uint64_t	 sseq;
 	uint32_t	 count;
 	int		 r;
 
-	if (src == layer_self(dy->o.l))
+	if (src == layer_self(dy->o.l)) {
+		dy_looped(dy, p, len, seq);
 		return;
+	}
 	if (src != dy->orderer) {
-		if ((e.m = msg_from(p, len)) != NULL)
+		if ((e.m = msg_from(p, len)) != NULL) {
+			e.m->meta.stream_seq = seq;
 			(void)ordq_push(&dy->held, &e);
+		}
 		return;
 	}
 	for (; len >= DY_ENTRY; p += DY_ENTRY, len -= DY_ENTRY) {
@@ -324,11 +452,15 @@ dy_apply(struct dynord *dy, uint64_t src, const unsigned char *p, size_t len)
 			/* the rest is the new orderer's to apply: never any */
 			return;
 		}
+		if (r == DY_CONFIRM && count == 0) {
+			dy_confirmed(dy, sseq);
+			continue;
+		}
 		if ((uint32_t)r >= dy->n || count == 0) {
 			layer_stats(dy->o.l)->dropped_bad++;
 			return;
 		}
-		dy_entry(dy, r, sseq, count);
+		dy_entry(dy, r, sseq, count, src, seq);
 	}
 }
 
@@ -376,7 +508,8 @@ dy_up(struct order *o, struct to_msg *m)
 		    len < DY_ODATA_HDR + n * DY_ENTRY + 1)
 			goto bad;
 		sseq = get64(h + 1);
-		dy_apply(dy, m->meta.src, h + DY_ODATA_HDR, n * DY_ENTRY);
+		dy_apply(dy, m->meta.src, h + DY_ODATA_HDR, n * DY_ENTRY,
+		    m->meta.stream_seq);
 		msg_pull(m, DY_ODATA_HDR + n * DY_ENTRY);
 		dy_data(dy, r, sseq, m);
 		return;
@@ -385,7 +518,7 @@ dy_up(struct order *o, struct to_msg *m)
 		    len != DY_ORDER_HDR + (size_t)get32(h + 1) * DY_ENTRY)
 			goto bad;
 		dy_apply(dy, m->meta.src, h + DY_ORDER_HDR,
-		    len - DY_ORDER_HDR);
+		    len - DY_ORDER_HDR, m->meta.stream_seq);
 		msg_free(m);
 		return;
 	}
@@ -439,8 +572,19 @@ dy_timer(struct order *o)
 {
 	struct dynord	*dy = (struct dynord *)o;
 
-	if (dy->running)
+	if (dy->running) {
+		dy_confirm(dy);
 		dy_send_out(dy);
+	}
+}
+
+static void
+dy_acked(struct order *o)
+{
+	struct dynord	*dy = (struct dynord *)o;
+
+	if (dy->ordering && dy->unconf.n > 0)
+		order_wake_by(o, layer_now(o->l));
 }
 
 static void
@@ -475,6 +619,7 @@ static const struct order_proto dynord_proto = {
 	.flush = dy_flush,
 	.view = dy_view,
 	.timer = dy_timer,
+	.acked = dy_acked,
 };
 
 static int
@@ -490,6 +635,7 @@ dy_init(struct layer *l)
 	for (b = l->below; b != NULL; b = b->below)
 		below += b->ops->hdr_len;
 	dy->room = mtu > below + 256 ? mtu - below : 256;
+	dy->o.gated = 1;
 	return 0;
 }
 
@@ -502,6 +648,7 @@ dy_fini(struct layer *l)
 		return;
 	dy_reset(dy);
 	ordq_free(&dy->held);
+	ordq_free(&dy->unconf);
 	order_fini(&dy->o);
 	free(dy->out);
 	free(dy);
