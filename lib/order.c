@@ -422,6 +422,32 @@ order_place(struct order *o, struct to_msg *u, uint64_t sender,
 	order_heap_run(o);
 }
 
+uint64_t
+order_confirmed(struct order *o, struct ord_queue *q, uint64_t upto)
+{
+	struct event	 a = { .type = EV_ACK_OF };
+	struct ord_msg	*e;
+	size_t		 i;
+
+	for (i = 0; (e = ordq_at(q, i)) != NULL; i++) {
+		if (e->stream_seq == ORD_UNSENT)
+			break;
+		if (e->stream_seq != 0) {
+			if (e->sender != a.ack.member ||
+			    e->stream != a.ack.stream) {
+				a.ack.member = e->sender;
+				a.ack.stream = e->stream;
+				layer_ctl_down(o->l, &a);	/* NAK knows */
+			}
+			if (a.ack.seq < e->stream_seq)
+				break;
+			e->stream_seq = 0;
+		}
+		upto = e->pos + (e->count ? e->count : 1) - 1;
+	}
+	return upto;
+}
+
 void
 order_confirm(struct order *o, uint64_t conf)
 {

@@ -137,6 +137,16 @@ void	 order_place(struct order *, struct to_msg *, uint64_t sender,
 int	 order_rank(const struct order *, uint64_t member);
 /* Gated: every place up to conf is confirmed; deliver what waited. */
 void	 order_confirm(struct order *, uint64_t conf);
+/*
+ * For a role holder that confirms (dynseq, dynord): q holds, in order,
+ * units placed at pos (the last place pos + count - 1, count 0 as 1),
+ * sender their sender, and the NAK stream and stream_seq of the message
+ * that placed them: 0 once known held by the sender, ORD_UNSENT while
+ * not known.  Marks those the sender now holds and returns the last
+ * place of the confirmed prefix, at least upto.
+ */
+#define ORD_UNSENT	UINT64_MAX
+uint64_t order_confirmed(struct order *, struct ord_queue *q, uint64_t upto);
 /* Whether member is in view v. */
 int	 order_in(const struct to_view *v, uint64_t member);
 /* Push an n-byte header, however large, leaving the layers below room. */

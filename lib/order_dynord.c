@@ -81,7 +81,6 @@
 #define DY_ENTRY	13
 #define DY_HANDOFF	0xff
 #define DY_CONFIRM	0xfe
-#define DY_UNSENT	UINT64_MAX	/* orderer: entry not yet looped back */
 
 struct dy_member {
 	struct ord_queue data;		/* units not yet placed (sseq, count) */
@@ -204,7 +203,7 @@ dy_match(struct dynord *dy, int r)
 }
 
 /*
- * An entry from stream (message stream_seq there, DY_UNSENT if ours not
+ * An entry from stream (message stream_seq there, ORD_UNSENT if ours not
  * yet looped back): the unit (r, sseq) of count messages is next in order.
  */
 static void
@@ -240,7 +239,7 @@ dy_order(struct dynord *dy, int r, uint64_t sseq, uint32_t count)
 	int		 to;
 
 	dy_put_entry(dy, r, sseq, count);
-	dy_entry(dy, r, sseq, count, layer_self(dy->o.l), DY_UNSENT);
+	dy_entry(dy, r, sseq, count, layer_self(dy->o.l), ORD_UNSENT);
 	to = order_activity(&dy->o, r, count);
 	if (to >= 0 && dy->ordering)
 		dy_handoff(dy, to);
@@ -346,18 +345,6 @@ dy_confirmed(struct dynord *dy, uint64_t pos)
 	order_confirm(&dy->o, pos);
 }
 
-/* What member is known to hold of stream's broadcasts (NAK). */
-static uint64_t
-dy_ack_of(struct dynord *dy, uint64_t member, uint64_t stream)
-{
-	struct event	 e = { .type = EV_ACK_OF };
-
-	e.ack.member = member;
-	e.ack.stream = stream;
-	layer_ctl_down(dy->o.l, &e);
-	return e.ack.seq;
-}
-
 /*
  * As the orderer: mark the entries whose units' senders hold them, and
  * append a CONFIRM of the places confirmed in order, if that grew.
@@ -365,27 +352,11 @@ dy_ack_of(struct dynord *dy, uint64_t member, uint64_t stream)
 static void
 dy_confirm(struct dynord *dy)
 {
-	struct ord_msg	*e;
-	uint64_t	 upto = dy->told, who = 0, of = 0, has = 0;
-	size_t		 i;
+	uint64_t	 upto;
 
 	if (!dy->ordering || !dy->running)
 		return;
-	for (i = 0; (e = ordq_at(&dy->unconf, i)) != NULL; i++) {
-		if (e->stream_seq == DY_UNSENT)
-			break;
-		if (e->stream_seq != 0) {
-			if (e->sender != who || e->stream != of) {
-				who = e->sender;
-				of = e->stream;
-				has = dy_ack_of(dy, who, of);
-			}
-			if (has < e->stream_seq)
-				break;
-			e->stream_seq = 0;
-		}
-		upto = e->pos + (e->count ? e->count : 1) - 1;
-	}
+	upto = order_confirmed(&dy->o, &dy->unconf, dy->told);
 	if (upto > dy->told) {
 		dy->told = upto;
 		dy_put_entry(dy, DY_CONFIRM, upto, 0);
@@ -413,7 +384,7 @@ dy_looped(struct dynord *dy, const unsigned char *p, size_t len,
 		    dy->o.view.members[p[0]] == layer_self(dy->o.l)))
 			continue;	/* ours: confirmed at once */
 		while ((e = ordq_at(&dy->unconf, i)) != NULL &&
-		    e->stream_seq != DY_UNSENT)
+		    e->stream_seq != ORD_UNSENT)
 			i++;
 		if (e != NULL)
 			e->stream_seq = seq;

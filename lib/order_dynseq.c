@@ -305,18 +305,6 @@ ds_release(struct dynseq *ds)
 	}
 }
 
-/* What member is known to hold of stream's broadcasts (NAK). */
-static uint64_t
-ds_ack_of(struct dynseq *ds, uint64_t member, uint64_t stream)
-{
-	struct event	 e = { .type = EV_ACK_OF };
-
-	e.ack.member = member;
-	e.ack.stream = stream;
-	layer_ctl_down(ds->o.l, &e);
-	return e.ack.seq;
-}
-
 /*
  * As the sequencer: mark the units whose senders hold them, and say how
  * many of the view's units are confirmed, in order, if that grew.
@@ -324,26 +312,12 @@ ds_ack_of(struct dynseq *ds, uint64_t member, uint64_t stream)
 static void
 ds_confirm(struct dynseq *ds)
 {
-	struct ord_msg	*e;
 	struct to_msg	*m;
-	uint64_t	 upto = ds->conf, who = 0, of = 0, has = 0;
-	size_t		 i;
+	uint64_t	 upto;
 
 	if (!ds->ordering || !ds->running)
 		return;
-	for (i = 0; (e = ordq_at(&ds->waiting, i)) != NULL; i++) {
-		if (e->stream_seq != 0) {
-			if (e->sender != who || e->stream != of) {
-				who = e->sender;
-				of = e->stream;
-				has = ds_ack_of(ds, who, of);
-			}
-			if (has < e->stream_seq)
-				break;
-			e->stream_seq = 0;
-		}
-		upto = e->pos;
-	}
+	upto = order_confirmed(&ds->o, &ds->waiting, ds->conf);
 	if (upto <= ds->told ||
 	    (m = msg_new(MSG_HEADROOM, DS_CONFIRM_HDR)) == NULL)
 		return;

@@ -270,15 +270,40 @@ run_kill(uint64_t seed, int victim)
 	return ok;
 }
 
+/*
+ * The end of a split: heal, one view of five, a last burst from node
+ * last everywhere, the logs verified (what names a failure).  Frees sc.
+ */
+static int
+split_end(struct sched *sc, int last, const char *what, uint64_t seed)
+{
+	struct last	 w;
+	char		 why[256];
+	int		 i, ok = 1;
+
+	heal(sc->s);
+	ok &= sim_settle(sc->s, 20 * SEC);
+	ok &= sc->s->nodes[0].view.n == 5;
+	for (i = 0; i < sc->s->n; i++)
+		w.want[i] = sc->s->nodes[i].nrecs + 5;
+	burst(sc, last, 5);
+	ok &= sim_run(sc->s, all_got_last, &w, 10 * SEC);
+	if (verify_run(sc->s->verify, why, sizeof(why)) == -1) {
+		printf("# %s %s seed %llu: %s\n", cur->name, what,
+		    (unsigned long long)seed, why);
+		ok = 0;
+	}
+	sim_free(sc->s);
+	return ok;
+}
+
 /* Two against three: each side installs its own view and carries on;
  * healed, they merge into one view of five. */
 static int
 run_split(uint64_t seed)
 {
 	struct sched	 sc;
-	struct last	 w;
-	char		 why[256];
-	int		 a[] = { 0, 1 }, b[] = { 2, 3, 4 }, i, ok = 1;
+	int		 a[] = { 0, 1 }, b[] = { 2, 3, 4 }, ok = 1;
 
 	memset(&sc, 0, sizeof(sc));
 	memset(leaving, 0, sizeof(leaving));
@@ -294,20 +319,7 @@ run_split(uint64_t seed)
 	burst(&sc, 1, 10);
 	burst(&sc, 2, 10);
 	sim_run(sc.s, NULL, NULL, 1 * SEC);
-	heal(sc.s);
-	ok &= sim_settle(sc.s, 20 * SEC);
-	ok &= sc.s->nodes[0].view.n == 5;
-	for (i = 0; i < sc.s->n; i++)
-		w.want[i] = sc.s->nodes[i].nrecs + 5;
-	burst(&sc, 4, 5);
-	ok &= sim_run(sc.s, all_got_last, &w, 10 * SEC);
-	if (verify_run(sc.s->verify, why, sizeof(why)) == -1) {
-		printf("# %s split seed %llu: %s\n", cur->name,
-		    (unsigned long long)seed, why);
-		ok = 0;
-	}
-	sim_free(sc.s);
-	return ok;
+	return split_end(&sc, 4, "split", seed) && ok;
 }
 
 /*
@@ -322,8 +334,6 @@ static int
 run_split_mid(uint64_t seed)
 {
 	struct sched	 sc;
-	struct last	 w;
-	char		 why[256];
 	int		 a[2], b[3], na = 0, nb = 0, i, k, cut, ok = 1;
 	uint64_t	 r0;
 
@@ -353,19 +363,7 @@ run_split_mid(uint64_t seed)
 			sim_partition(sc.s, a, 2, b, 3, 1);
 	}
 	sim_run(sc.s, NULL, NULL, 4 * SEC);
-	heal(sc.s);
-	ok &= sim_settle(sc.s, 20 * SEC);
-	for (i = 0; i < sc.s->n; i++)
-		w.want[i] = sc.s->nodes[i].nrecs + 5;
-	burst(&sc, b[1], 5);
-	ok &= sim_run(sc.s, all_got_last, &w, 10 * SEC);
-	if (verify_run(sc.s->verify, why, sizeof(why)) == -1) {
-		printf("# %s split mid-stream seed %llu: %s\n", cur->name,
-		    (unsigned long long)seed, why);
-		ok = 0;
-	}
-	sim_free(sc.s);
-	return ok;
+	return split_end(&sc, b[1], "split mid-stream", seed) && ok;
 }
 
 /* One of three leaves under 20% loss: it goes and stays gone, and the
