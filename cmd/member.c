@@ -209,6 +209,10 @@ opts_stats(const struct opts *o, struct to_group *g)
 	    st->dgrams_sent, st->dgrams_recv, st->dropped_bad,
 	    st->dropped_foreign, st->dropped_auth, st->dropped_unsealed,
 	    st->dropped_replay);
+	if (st->departed > 0 || st->unordered_gaps > 0)
+		opts_verbose(o, "messages not delivered at a view's end: %"
+		    PRIu64 " of members that did not go on with us, %" PRIu64
+		    " behind a gap", st->departed, st->unordered_gaps);
 }
 
 /* "tocast: joined view 3: 8f3a21c0d1e2f3a4 ... (3 members)", one write. */

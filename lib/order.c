@@ -478,7 +478,7 @@ order_heap_drain(struct order *o, int alone, const struct to_view *next)
 			o->unnumbered = 1;	/* past a hole: see below */
 		if (e.pos > o->gseq && o->gated && e.pos > o->conf &&
 		    !order_in(next, e.sender)) {
-			layer_stats(o->l)->unordered_gaps++;
+			layer_stats(o->l)->departed++;
 			msg_free(e.m);
 		} else if (e.pos <= o->gseq || (alone && o->unnumbered)) {
 			if (e.pos > o->gseq)	/* alone: see order_view */
@@ -809,7 +809,7 @@ order_deliver_unordered(struct order *o, const struct to_view *next)
 	for (i = 0; i < n; i++) {
 		last = order_last(o, all[i].sender);
 		if (!order_in(next, all[i].sender)) {
-			layer_stats(o->l)->unordered_gaps++;
+			layer_stats(o->l)->departed++;
 			msg_free(all[i].m);
 			continue;
 		}

@@ -360,7 +360,7 @@ ds_close(struct order *o, const struct to_view *next)
 		if (order_in(next, c.sender))
 			order_deliver(o, c.m, c.sender, c.sseq);
 		else {
-			layer_stats(o->l)->unordered_gaps++;
+			layer_stats(o->l)->departed++;
 			msg_free(c.m);
 		}
 	}

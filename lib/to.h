@@ -147,6 +147,10 @@ struct to_stats {
 	uint64_t	unordered_gaps;	/* units of a flush not delivered: a
 					 * gap before them in their sender's
 					 * order (we were cut off) */
+	uint64_t	departed;	/* units of a closing view not
+					 * delivered: their sender does not
+					 * go on with us (it failed, or its
+					 * side of a split has them) */
 	uint64_t	role_moves;	/* orderer or sequencer handed on */
 	/* not counters: the transport's socket buffers, in bytes, as the
 	 * kernel granted them (0: no sockets) and as asked for; -v prints
