@@ -393,10 +393,11 @@ order_heap_run(struct order *o)
 
 /*
  * A unit held out of order that found no memory is lost, and the order
- * would stall at its position until the next view: the member gives up
- * at once instead, and to_process() fails with ENOMEM.
+ * would stall at its position until the next view (or, kept for
+ * confirmation, the count would go wrong): the member gives up at once
+ * instead, and to_process() fails with ENOMEM.
  */
-static void
+void
 order_no_memory(struct order *o)
 {
 	struct event	 e = { .type = EV_EXIT, .error = ENOMEM };

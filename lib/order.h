@@ -135,6 +135,8 @@ void	 order_deliver(struct order *, struct to_msg *, uint64_t sender,
 void	 order_place(struct order *, struct to_msg *, uint64_t sender,
 	    uint64_t sseq, uint64_t pos);
 int	 order_rank(const struct order *, uint64_t member);
+/* Out of memory for a unit the order needs: leave (EV_EXIT, ENOMEM). */
+void	 order_no_memory(struct order *);
 /* Gated: every place up to conf is confirmed; deliver what waited. */
 void	 order_confirm(struct order *, uint64_t conf);
 /*

@@ -216,7 +216,10 @@ dy_entry(struct dynord *dy, int r, uint64_t sseq, uint32_t count,
 
 	c.stream = stream;
 	c.stream_seq = p.sender == stream ? 0 : stream_seq;
-	(void)ordq_push(&dy->unconf, &c);
+	if (ordq_push(&dy->unconf, &c) == -1) {
+		order_no_memory(&dy->o);
+		return;
+	}
 	if (p.sender == layer_self(dy->o.l) && stream !=
 	    layer_self(dy->o.l)) {
 		struct event	 soon = { .type = EV_ACK_SOON };

@@ -395,7 +395,7 @@ ds_up_ordered(struct dynseq *ds, struct to_msg *m)
 	    .m = m, .stream = m->meta.src, .stream_seq = sender ==
 	    m->meta.src ? 0 : m->meta.stream_seq };
 	if (ordq_push(&ds->waiting, &e) == -1) {
-		layer_stats(ds->o.l)->dropped_bad++;
+		order_no_memory(&ds->o);
 		return;
 	}
 	if (ds->ordering)
