@@ -692,7 +692,8 @@ order_keep_unordered(struct order *o, struct to_msg *m)
 		msg_free(m);
 		return;
 	}
-	(void)ordq_push(&o->unordered, &e);
+	if (ordq_push(&o->unordered, &e) == -1)
+		order_no_memory(o);
 }
 
 void
@@ -741,7 +742,8 @@ order_flush(struct order *o)
 		e.sseq = e.m->meta.sender_seq;
 		e.pos = 0;
 		e.count = pack_count(e.m);
-		(void)ordq_push(&o->pending, &e);
+		if (ordq_push(&o->pending, &e) == -1)
+			order_no_memory(o);
 	}
 	order_arm(o);
 	for (i = 0; i < o->pending.n; i++)
@@ -840,7 +842,8 @@ order_keep_pending(struct order *o)
 	struct ord_msg	*p;
 
 	while ((p = ordq_front(&o->pending)) != NULL) {
-		(void)ordq_push(&o->unordered, p);
+		if (ordq_push(&o->unordered, p) == -1)
+			order_no_memory(o);
 		ordq_pop(&o->pending);
 	}
 }

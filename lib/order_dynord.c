@@ -268,7 +268,8 @@ dy_become(struct dynord *dy)
 		t = (struct ord_msg){ .sender = (uint64_t)me, .sseq = e->sseq,
 		    .count = e->count };
 		if (e->sseq > dy->mb[me].placed)
-			(void)ordq_push(&todo, &t);
+			if (ordq_push(&todo, &t) == -1)
+				order_no_memory(&dy->o);
 	}
 	for (r = 0; r < dy->n; r++)
 		for (i = 0; (int)r != me && i < dy->mb[r].data.n; i++) {
@@ -276,7 +277,8 @@ dy_become(struct dynord *dy)
 			t = (struct ord_msg){ .sender = r, .sseq = e->sseq,
 			    .count = e->count };
 			if (e->sseq > dy->mb[r].placed)
-				(void)ordq_push(&todo, &t);
+				if (ordq_push(&todo, &t) == -1)
+					order_no_memory(&dy->o);
 		}
 	/* ordering delivers, which changes the queues: from a copy */
 	while ((e = ordq_front(&todo)) != NULL && dy->ordering) {
@@ -300,8 +302,8 @@ dy_take_held(struct dynord *dy)
 		ordq_pop(&dy->held);
 		if (m == NULL && c.sender == dy->orderer)
 			m = c.m;
-		else
-			(void)ordq_push(&rest, &c);
+		else if (ordq_push(&rest, &c) == -1)
+			order_no_memory(&dy->o);
 	}
 	ordq_free(&dy->held);
 	dy->held = rest;
@@ -413,7 +415,8 @@ dy_apply(struct dynord *dy, uint64_t src, const unsigned char *p, size_t len,
 	if (src != dy->orderer) {
 		if ((e.m = msg_from(p, len)) != NULL) {
 			e.m->meta.stream_seq = seq;
-			(void)ordq_push(&dy->held, &e);
+			if (ordq_push(&dy->held, &e) == -1)
+				order_no_memory(&dy->o);
 		}
 		return;
 	}

@@ -202,7 +202,8 @@ ds_up_data(struct dynseq *ds, struct to_msg *m)
 	if (epoch > ds->epoch) {
 		e = (struct ord_msg){ .sender = m->meta.src, .pos = epoch,
 		    .m = m };
-		(void)ordq_push(&ds->held_data, &e);
+		if (ordq_push(&ds->held_data, &e) == -1)
+			order_no_memory(&ds->o);
 	} else if (ds->ordering)
 		ds_order_data(ds, m);
 	else
@@ -219,9 +220,10 @@ ds_release_data(struct dynseq *ds)
 	while ((e = ordq_front(&ds->held_data)) != NULL) {
 		c = *e;
 		ordq_pop(&ds->held_data);
-		if (c.pos > ds->epoch)
-			(void)ordq_push(&keep, &c);
-		else if (c.pos == ds->epoch && ds->ordering && ds->running)
+		if (c.pos > ds->epoch) {
+			if (ordq_push(&keep, &c) == -1)
+				order_no_memory(&ds->o);
+		} else if (c.pos == ds->epoch && ds->ordering && ds->running)
 			ds_order_data(ds, c.m);
 		else
 			msg_free(c.m);
@@ -243,8 +245,8 @@ ds_take_held(struct dynseq *ds)
 		ordq_pop(&ds->held_ord);
 		if (m == NULL && c.sender == ds->seq)
 			m = c.m;
-		else
-			(void)ordq_push(&rest, &c);
+		else if (ordq_push(&rest, &c) == -1)
+			order_no_memory(&ds->o);
 	}
 	ordq_free(&ds->held_ord);
 	ds->held_ord = rest;
@@ -434,7 +436,8 @@ ds_up(struct order *o, struct to_msg *m)
 	}
 	/* a later sequencer, whose MOVE we have yet to apply */
 	e = (struct ord_msg){ .sender = m->meta.src, .m = m };
-	(void)ordq_push(&ds->held_ord, &e);
+	if (ordq_push(&ds->held_ord, &e) == -1)
+		order_no_memory(&ds->o);
 }
 
 static void
